@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'LINK_CONFLICT'
   | 'FILE_TOO_LARGE'
   | 'TOO_MANY_FILES'
+  | 'NO_FILES'
   // mail
   | 'MAIL_INVALID_ADDRESS'
   | 'MAIL_UNAVAILABLE'
