@@ -1,0 +1,201 @@
+/**
+ * Who gets a mail about a dataset (DESIGN.md "Data flow" 5): the owners named by the rule's
+ * `notify` list, read from the dataset dict and, for `creator` / `org_admins`, from CKAN's user and
+ * organization records (reference/ckan-api.md §6). Everything read here is hostile input: CKAN's
+ * `maintainer_email` is a free string that may hold several addresses, a display name, a user
+ * UUID, or an attempt at header injection. Only plain, validated addresses come out.
+ */
+import type { NotifyTarget } from '../rules/types.js';
+
+/**
+ * What the notifier needs from CKAN. The scanner's CKAN client satisfies it (`user_show`,
+ * `organization_show`); keeping it this small means tests and the sync worker can pass anything
+ * that answers these two questions.
+ */
+export interface OwnerDirectory {
+  /**
+   * The user's e-mail address; `'hidden'` when CKAN returned the user without `email` (CKAN only
+   * includes it for the user themself or a sysadmin, ckan-api.md §6); undefined when the user is
+   * unknown or has no address.
+   */
+  userEmail(userId: string): Promise<string | undefined | 'hidden'>;
+  /**
+   * Addresses of the organization's admins (`users[]` with `capacity == "admin"`); `hidden` counts
+   * the admins CKAN listed without an address, or is 1+ when the member list itself was withheld.
+   */
+  orgAdminEmails(orgId: string): Promise<{ emails: string[]; hidden: number }>;
+}
+
+/** The part of a CKAN dataset dict this module reads; everything is optional and untyped. */
+export interface OwnerFields {
+  id?: unknown;
+  name?: unknown;
+  maintainer_email?: unknown;
+  author_email?: unknown;
+  creator_user_id?: unknown;
+  owner_org?: unknown;
+  organization?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ResolvedRecipients {
+  /** Validated, deduplicated (case-insensitively) owner addresses, in `notify` order. */
+  owners: string[];
+  /** Things an operator should know (hidden addresses, invalid values): log them, show them to the admin. */
+  warnings: string[];
+}
+
+// Control characters (C0, DEL, C1) and Unicode line/paragraph separators: never in an address.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+// A deliberately plain shape: local@domain, no spaces, quotes, brackets, commas, semicolons or
+// backslashes (none of which an owner's real address needs, and all of which appear in injection
+// attempts). Non-ASCII letters are allowed (internationalised addresses and IDN domains).
+const ADDRESS = /^[^\s@"<>(),;:\\[\]]{1,64}@(?:[^\s@"<>(),;:\\[\].]{1,63}\.)+[^\s@"<>(),;:\\[\].\d][^\s@"<>(),;:\\[\].]{0,62}$/u;
+// "Jane Doe <jane@example.org>": take the address between the angle brackets.
+const NAME_ADDR = /^[^<>]*<([^<>]+)>$/u;
+
+/** True for one plain address such as `jane@example.org` (no display name, no list). */
+export function isValidAddress(value: string): boolean {
+  if (value.length > 254 || CONTROL.test(value)) return false;
+  return ADDRESS.test(value);
+}
+
+/**
+ * Splits a free-text CKAN field into addresses: several addresses may be separated by `,` or `;`
+ * (common in `maintainer_email`), each may carry a display name (`Name <addr>`). Values with
+ * control characters (CR/LF header-injection attempts) are rejected whole, not repaired: a field
+ * like `a@x.org\r\nBcc: evil@y.org` names no one we should trust.
+ */
+export function parseAddressField(value: unknown): { valid: string[]; invalid: string[] } {
+  const valid: string[] = [];
+  const invalid: string[] = [];
+  if (typeof value !== 'string') return { valid, invalid };
+  const trimmed = value.trim();
+  if (trimmed === '') return { valid, invalid };
+  if (CONTROL.test(trimmed)) return { valid, invalid: [trimmed] };
+  for (const part of trimmed.split(/[,;]/u)) {
+    let candidate = part.trim();
+    if (candidate === '') continue;
+    const named = NAME_ADDR.exec(candidate);
+    if (named?.[1] !== undefined) candidate = named[1].trim();
+    if (candidate.toLowerCase().startsWith('mailto:')) candidate = candidate.slice(7);
+    if (isValidAddress(candidate)) valid.push(candidate);
+    else invalid.push(part.trim());
+  }
+  return { valid, invalid };
+}
+
+/** Deduplicates addresses case-insensitively, keeping the first spelling and the order. */
+export function dedupeAddresses(addresses: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const address of addresses) {
+    const key = address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(address);
+  }
+  return out;
+}
+
+function stringField(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function orgId(dataset: OwnerFields): string | undefined {
+  const org = dataset.organization;
+  if (org !== null && typeof org === 'object' && 'id' in org) {
+    const id = stringField((org as { id?: unknown }).id);
+    if (id !== undefined) return id;
+  }
+  return stringField(dataset.owner_org);
+}
+
+/** Shortens hostile values quoted in warnings, and makes control characters visible. */
+function quote(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const visible = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '\uFFFD');
+  return JSON.stringify(visible.length > 80 ? `${visible.slice(0, 77)}...` : visible);
+}
+
+/**
+ * Resolves the rule's `notify` list for one dataset, in the list's order. `creator` and
+ * `org_admins` need `directory` (CKAN lookups); without it they are skipped with a warning. A
+ * lookup that fails is a warning, not an error: a mail to the other owners (or to the admin) is
+ * better than none.
+ */
+export async function resolveRecipients(
+  dataset: OwnerFields,
+  notify: readonly NotifyTarget[],
+  directory?: OwnerDirectory,
+): Promise<ResolvedRecipients> {
+  const found: string[] = [];
+  const warnings: string[] = [];
+  const fromField = (field: string, value: unknown): void => {
+    const { valid, invalid } = parseAddressField(value);
+    found.push(...valid);
+    for (const bad of invalid) warnings.push(`${field} ${quote(bad)} is not a valid e-mail address; ignored`);
+  };
+  for (const target of notify) {
+    switch (target) {
+      case 'maintainer_email':
+      case 'author_email':
+        fromField(target, dataset[target]);
+        break;
+      case 'creator': {
+        const userId = stringField(dataset.creator_user_id);
+        if (userId === undefined) {
+          warnings.push('creator: the dataset has no creator_user_id');
+          break;
+        }
+        if (!directory) {
+          warnings.push('creator: no CKAN directory available to look up the creator');
+          break;
+        }
+        try {
+          const email = await directory.userEmail(userId);
+          if (email === 'hidden') {
+            warnings.push(
+              `creator: CKAN did not return the e-mail address of user ${quote(userId)}; CKAN shows user e-mail addresses only to sysadmins, so set [ckan] api_token to a sysadmin's token to notify dataset creators`,
+            );
+          } else if (email === undefined) {
+            warnings.push(`creator: user ${quote(userId)} has no e-mail address in CKAN`);
+          } else {
+            fromField('creator', email);
+          }
+        } catch (error) {
+          warnings.push(`creator: looking up user ${quote(userId)} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        break;
+      }
+      case 'org_admins': {
+        const id = orgId(dataset);
+        if (id === undefined) {
+          warnings.push('org_admins: the dataset belongs to no organization');
+          break;
+        }
+        if (!directory) {
+          warnings.push('org_admins: no CKAN directory available to look up the organization admins');
+          break;
+        }
+        try {
+          const { emails, hidden } = await directory.orgAdminEmails(id);
+          for (const email of emails) fromField('org_admins', email);
+          if (hidden > 0) {
+            warnings.push(
+              `org_admins: CKAN did not return the e-mail address of ${hidden} admin(s) of organization ${quote(id)}; CKAN shows user e-mail addresses only to sysadmins, so set [ckan] api_token to a sysadmin's token`,
+            );
+          }
+        } catch (error) {
+          warnings.push(`org_admins: looking up organization ${quote(id)} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        break;
+      }
+      default:
+        // Literal addresses from rules.yaml (validated by the rules loader, checked again here).
+        fromField('notify', target);
+    }
+  }
+  return { owners: dedupeAddresses(found), warnings };
+}

@@ -1,0 +1,316 @@
+/**
+ * Mail rendering (pure apart from reading template files): the outbox payload plus logic-less
+ * mustache templates give a subject, a text part and an HTML part. Templates live in
+ * `templates/mail` at the package root; `[mail] templates` names a folder whose files (same names)
+ * replace the defaults one by one. HTML templates escape every value (mustache's default); the
+ * text templates are rendered without escaping.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mustache from 'mustache';
+import { AppError } from '../errors.js';
+import { outboxPayloadSchema, type Audience, type MailKind, type OutboxPayload, type ParsedOutboxPayload } from './payload.js';
+
+export type { OutboxPayload } from './payload.js';
+
+/** The folder with the templates shipped with the package (src/notify → ../../templates/mail, same from dist/notify). */
+export const defaultTemplatesDir = fileURLToPath(new URL('../../templates/mail', import.meta.url));
+
+/** Template files by name (`new_version.subject`, `_dois.html`, ...), without `.mustache`. */
+export type TemplateSet = Readonly<Record<string, string>>;
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface RenderOptions {
+  audience: Audience;
+  /** Folder overriding default templates by file name. */
+  templatesDir?: string;
+  /** Pre-loaded templates (see loadTemplates); avoids reading files for every mail. */
+  templates?: TemplateSet;
+}
+
+function readTemplateDir(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.mustache')) continue;
+    out[file.slice(0, -'.mustache'.length)] = readFileSync(join(dir, file), 'utf8');
+  }
+  return out;
+}
+
+/**
+ * Reads the default templates, then the operator's folder on top. Every template is parsed
+ * here, so a broken override is reported once, at load time, with its file name.
+ */
+export function loadTemplates(templatesDir?: string): TemplateSet {
+  const set = readTemplateDir(defaultTemplatesDir);
+  if (templatesDir !== undefined) {
+    let overrides: Record<string, string>;
+    try {
+      overrides = readTemplateDir(templatesDir);
+    } catch (error) {
+      throw new AppError('CONFIG_INVALID', `[mail] templates: cannot read ${templatesDir}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    for (const [name, body] of Object.entries(overrides)) {
+      try {
+        mustache.parse(body);
+      } catch (error) {
+        throw new AppError('CONFIG_INVALID', `[mail] templates: ${join(templatesDir, `${name}.mustache`)} is not a valid mustache template: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+      set[name] = body;
+    }
+  }
+  return set;
+}
+
+// --- text helpers ------------------------------------------------------------------------------
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu;
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Makes a value safe for one header line: control characters (CR, LF, TAB, NUL...) and Unicode
+ * line separators become a space, runs of spaces collapse. Letters of any script are kept.
+ */
+export function oneLine(value: string): string {
+  return value.replace(CONTROL_OR_BREAK, ' ').replace(/\s+/gu, ' ').trim();
+}
+
+/** Truncates to `max` user-perceived characters (never splits an emoji, surrogate pair or accent). */
+export function truncateGraphemes(value: string, max: number): string {
+  const graphemes = Array.from(segmenter.segment(value), (s) => s.segment);
+  if (graphemes.length <= max) return value;
+  return `${graphemes.slice(0, Math.max(1, max - 1)).join('').trimEnd()}…`;
+}
+
+const SUBJECT_TITLE_MAX = 80;
+const SUBJECT_MAX = 200;
+
+/** `10.5281/zenodo.1`, `doi:10.5281/...` or `https://doi.org/10.5281/...` → bare DOI. */
+function bareDoi(value: string | null): string | null {
+  if (value === null) return null;
+  const trimmed = oneLine(value).replace(/^doi:\s*/iu, '').replace(/^https?:\/\/(dx\.)?doi\.org\//iu, '');
+  return trimmed === '' ? null : trimmed;
+}
+
+function doiUrl(doi: string): string {
+  return `https://doi.org/${doi.split('/').map((part) => encodeURIComponent(part)).join('/')}`;
+}
+
+/** Only http(s) URLs become links (a hostile `javascript:` value stays out of href attributes). */
+function safeUrl(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const trimmed = oneLine(value);
+  try {
+    const url = new URL(trimmed);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- failures in an owner's words ----------------------------------------------------------------
+
+interface FailureText {
+  /** What failed, for someone who does not know the system. */
+  summary: string;
+  /** One sentence: what they can do. */
+  advice: string;
+}
+
+/**
+ * One advice sentence per permanent error code (DESIGN.md: permanent errors stop the sync "with an
+ * actionable message to the owner and the admin"). `linkExtra` and `datasetName` make the
+ * DATASET_UNMAPPED / LINK_CONFLICT advice concrete.
+ */
+export function describeFailure(code: string, context: { linkExtra?: string; datasetName?: string } = {}): FailureText {
+  const extra = context.linkExtra ?? 'zenodo_doi';
+  const name = context.datasetName ?? '<dataset>';
+  switch (code) {
+    case 'ZENODO_FORBIDDEN':
+      return {
+        summary: "Zenodo refused to let the archive account change this dataset's Zenodo record.",
+        advice: "Share the Zenodo record with the archive account (on Zenodo, give it edit rights on the record), or ask the record's owner to do so; the next change to the dataset will then be archived.",
+      };
+    case 'FILE_TOO_LARGE':
+      return {
+        summary: 'A file of the dataset is too large for Zenodo.',
+        advice: "The file is larger than Zenodo's 50 GB limit (which also applies to all files of a record together): split it into smaller files, or exclude it from archiving in the rule's resource settings.",
+      };
+    case 'TOO_MANY_FILES':
+      return {
+        summary: 'The dataset has more files than Zenodo accepts in one record.',
+        advice: "Zenodo accepts at most 100 files per record: bundle files into a ZIP archive, or limit the archived formats in the rule's resource settings.",
+      };
+    case 'ZENODO_VALIDATION':
+      return {
+        summary: "Zenodo rejected the dataset's description (its metadata).",
+        advice: 'Correct the fields Zenodo complained about (listed below) in the CKAN dataset; saving the dataset starts a new attempt.',
+      };
+    case 'DATASET_UNMAPPED':
+      return {
+        summary: 'The dataset is not linked to a Zenodo record, and the archiving rule does not allow creating one.',
+        advice: `To link it, add the extra "${extra}" to the dataset with the DOI of its Zenodo record (for example 10.5281/zenodo.123456), or ask the administrator to run \`ckan-zenodo-sync link ${name} <DOI>\`.`,
+      };
+    case 'LINK_CONFLICT':
+      return {
+        summary: 'The dataset names a different Zenodo record than the one it is archived in.',
+        advice: `Correct the extra "${extra}" so that it names this dataset's own Zenodo record, or, if the dataset should move to the other record, ask the administrator to run \`ckan-zenodo-sync link ${name} <DOI>\`.`,
+      };
+    case 'ZENODO_AUTH':
+      return {
+        summary: 'Zenodo did not accept the access token of the archive service.',
+        advice: "Nothing needs to change in the dataset: the administrator must renew the Zenodo token ([zenodo] token, with the deposit:write and deposit:actions scopes), after which archiving resumes.",
+      };
+    case 'CKAN_AUTH':
+      return {
+        summary: 'CKAN did not accept the API token of the archive service.',
+        advice: 'Nothing needs to change in the dataset: the administrator must renew the CKAN API token ([ckan] api_token) of the archive service, after which archiving resumes.',
+      };
+    case 'DOWNLOAD_REFUSED':
+    case 'SSRF_REFUSED':
+      return {
+        summary: 'A file of the dataset points to an address the archive service is not allowed to download from.',
+        advice: 'For security, files are only downloaded from public web addresses: upload the file to CKAN or link it from a public http(s) address, or ask the administrator to allow that host ([sync] allowed download hosts).',
+      };
+    case 'DOWNLOAD_FAILED':
+      return {
+        summary: 'A file of the dataset could not be downloaded.',
+        advice: 'Check that every resource link of the dataset works and returns the file itself (not a login page or an error page), then save the dataset to start a new attempt.',
+      };
+    case 'ZENODO_LIMIT_EXCEEDED':
+      return {
+        summary: 'Zenodo refused the upload because the record reached one of its limits (storage quota or number of files).',
+        advice: "Reduce the files archived in the rule's resource settings, or request a quota increase for the record from Zenodo support, then save the dataset to start a new attempt.",
+      };
+    case 'NO_FILES':
+      return {
+        summary: 'The dataset has no file that the archiving rule selects.',
+        advice: "Add a resource with a downloadable file, or check the formats allowed by the rule's resource settings.",
+      };
+    case 'ZENODO_NOT_FOUND':
+      return {
+        summary: 'The Zenodo record linked to this dataset cannot be found, or the archive account cannot see it.',
+        advice: `Check that the record named by the extra "${extra}" exists and is shared with the archive account, or correct the extra.`,
+      };
+    case 'INTERNAL':
+      return {
+        summary: 'An unexpected error stopped the archiving.',
+        advice: 'This is not caused by your dataset: the administrator has been told and will look into it.',
+      };
+    default:
+      return {
+        summary: 'The archiving stopped with an error.',
+        advice: 'The administrator has been told; if the problem persists, contact them with the details below.',
+      };
+  }
+}
+
+const kindNames: Record<string, string> = {
+  first_version: 'first archive',
+  new_version: 'new version',
+  metadata_edit: 'metadata update',
+  failure: 'archiving failure',
+  delivery_failed: 'delivery failure',
+};
+
+// --- the view ----------------------------------------------------------------------------------
+
+function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): Record<string, unknown> {
+  const title = oneLine(p.dataset.title) || oneLine(p.dataset.name) || p.dataset.id;
+  const doi = bareDoi(p.version?.doi ?? null);
+  const conceptDoi = bareDoi(p.version?.conceptDoi ?? null);
+  const changes = p.changes ?? { added: [], replaced: [], removed: [] };
+  const clean = (list: string[]): string[] => list.map(oneLine).filter((s) => s !== '');
+  const added = clean(changes.added);
+  const replaced = clean(changes.replaced);
+  const removed = clean(changes.removed);
+  const context = { ...(p.linkExtra === undefined ? {} : { linkExtra: oneLine(p.linkExtra) }), datasetName: oneLine(p.dataset.name) };
+  const failure = p.error ? describeFailure(p.error.code, context) : undefined;
+  const warnings = (p.warnings ?? []).map(oneLine);
+  const isAdmin = audience === 'admin';
+  return {
+    title,
+    subjectTitle: truncateGraphemes(title, SUBJECT_TITLE_MAX),
+    datasetName: oneLine(p.dataset.name),
+    datasetId: oneLine(p.dataset.id),
+    datasetUrl: safeUrl(p.dataset.url),
+    rule: p.rule === null ? null : oneLine(p.rule),
+    syncId: p.syncId === null ? null : String(p.syncId),
+    isAdmin,
+    isOwner: !isAdmin,
+    reason: isAdmin || p.noOwnerAddress ? 'you are the administrator of this archive service ([mail] admin)' : 'you are listed as an owner or contact of the dataset',
+    noOwnerAddress: p.noOwnerAddress,
+    showWarnings: (isAdmin || p.noOwnerAddress) && warnings.length > 0,
+    warnings,
+    version: p.version
+      ? {
+          doi,
+          doiUrl: doi === null ? null : doiUrl(doi),
+          conceptDoi,
+          conceptDoiUrl: conceptDoi === null ? null : doiUrl(conceptDoi),
+          recordUrl: safeUrl(p.version.recordUrl),
+          label: p.version.label === null ? null : oneLine(p.version.label) || null,
+        }
+      : null,
+    doi,
+    hasFileChanges: added.length + replaced.length + removed.length > 0,
+    added,
+    replaced,
+    removed,
+    hasAdded: added.length > 0,
+    hasReplaced: replaced.length > 0,
+    hasRemoved: removed.length > 0,
+    error: p.error
+      ? {
+          code: oneLine(p.error.code),
+          message: p.error.message.trim(),
+          summary: failure?.summary,
+          advice: p.error.advice ?? failure?.advice,
+          fieldErrors: (p.error.fieldErrors ?? []).map((f) => ({ field: oneLine(f.field), message: oneLine(f.message) })),
+          hasFieldErrors: (p.error.fieldErrors ?? []).length > 0,
+        }
+      : null,
+    delivery: p.delivery
+      ? {
+          ...p.delivery,
+          recipient: oneLine(p.delivery.recipient),
+          kindName: kindNames[p.delivery.kind] ?? oneLine(p.delivery.kind),
+          error: oneLine(p.delivery.error),
+        }
+      : null,
+    kind,
+  };
+}
+
+const identity = (value: unknown): string => String(value);
+
+/**
+ * Renders one mail. `kind` picks the templates `<kind>.subject`, `<kind>.text`, `<kind>.html`;
+ * the payload is validated first (it comes back from the database as JSON). The subject is forced
+ * onto one line and capped, whatever an override template does.
+ */
+export function renderMail(kind: MailKind, payload: OutboxPayload | unknown, options: RenderOptions): RenderedMail {
+  const parsed = outboxPayloadSchema.safeParse(payload);
+  if (!parsed.success) {
+    throw new AppError('INTERNAL', `outbox payload for a ${kind} mail is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const templates = options.templates ?? loadTemplates(options.templatesDir);
+  const pick = (name: string): string => {
+    const body = templates[name];
+    if (body === undefined) throw new AppError('INTERNAL', `mail template ${name}.mustache is missing`);
+    return body;
+  };
+  const view = buildView(kind, parsed.data, options.audience);
+  const subject = truncateGraphemes(oneLine(mustache.render(pick(`${kind}.subject`), view, templates, { escape: identity })), SUBJECT_MAX);
+  const withSubject = { ...view, subject };
+  const text = `${mustache.render(pick(`${kind}.text`), withSubject, templates, { escape: identity }).replace(/\n{3,}/gu, '\n\n').trim()}\n`;
+  const html = mustache.render(pick(`${kind}.html`), withSubject, templates);
+  return { subject, text, html };
+}
