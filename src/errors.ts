@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'DB_SCHEMA_TOO_NEW'
   | 'DB_MIGRATION_CHANGED'
   | 'DB_MIGRATION_FAILED'
+  | 'DB_CONFLICT'
   // CKAN
   | 'CKAN_AUTH'
   | 'CKAN_NOT_FOUND'
