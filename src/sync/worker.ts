@@ -24,7 +24,7 @@ export interface MailContext {
   syncId: number | undefined;
   plan?: StoredPlan;
   deposition?: ZDeposition;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; details?: unknown };
 }
 
 export interface SyncDeps {
@@ -362,7 +362,7 @@ export async function syncDataset(deps: SyncDeps, job: SyncJob): Promise<SyncOut
     }
     deps.log.error({ datasetId: job.datasetId, syncId: run?.id, code: error.code, err: error }, 'sync failed');
     const failure = { code: error.code, message: error.message };
-    const mails = await deps.mails({ kind: 'failure', dataset, datasetId: dataset?.id ?? job.datasetId, rule, syncId: run?.id, plan: run?.plan, error: failure });
+    const mails = await deps.mails({ kind: 'failure', dataset, datasetId: dataset?.id ?? job.datasetId, rule, syncId: run?.id, plan: run?.plan, error: { ...failure, details: error.details } });
     await deps.store.fail(run?.id, dataset?.id ?? job.datasetId, failure, mails);
     return { state: 'failed', syncId: run?.id, code: error.code, message: error.message };
   }
