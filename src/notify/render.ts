@@ -151,7 +151,7 @@ export function describeFailure(code: string, context: { linkExtra?: string; dat
     case 'ZENODO_VALIDATION':
       return {
         summary: "Zenodo rejected the dataset's description (its metadata).",
-        advice: 'Correct the fields Zenodo complained about (listed below) in the CKAN dataset; saving the dataset starts a new attempt.',
+        advice: 'Correct the fields Zenodo complained about (listed above, when Zenodo named them) in the CKAN dataset; saving the dataset starts a new attempt.',
       };
     case 'DATASET_UNMAPPED':
       return {

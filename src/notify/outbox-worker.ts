@@ -1,0 +1,218 @@
+/**
+ * Sends what the outbox holds (DESIGN.md "Data flow" 5: "A lost SMTP server delays mail; it never
+ * loses it or sends it twice").
+ *
+ * Delivery guarantee, precisely: at-least-once, with at most one duplicate per crash. A row is
+ * claimed (committed as `sending` with a lease), sent, and marked `sent` right after the SMTP
+ * server accepts it. If the process dies — or the database is unreachable — in the window between
+ * the SMTP accept and that UPDATE, the row's lease runs out and another drain sends it again: the
+ * recipient gets that one message twice. Both copies carry the same deterministic Message-ID
+ * (derived from the outbox row), so mail clients and list servers recognise the duplicate. The
+ * window cannot be closed from our side: SMTP has no way to ask "did you already take this?".
+ * Every other failure point (before or during the SMTP conversation) leaves the row due again
+ * without any copy having been accepted.
+ */
+import type { Database } from '../db/database.js';
+import { claimDueOutbox, markOutboxFailed, markOutboxRetry, markOutboxSent, type OutboxInsertRow, type OutboxRecord } from '../db/outbox-queries.js';
+import { isAppError, toAppError, type AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Mailer } from './mailer.js';
+import { mailKinds, outboxPayloadSchema, type MailKind, type OutboxPayload } from './payload.js';
+import { loadTemplates, renderMail, type TemplateSet } from './render.js';
+
+export interface DrainOptions {
+  db: Pick<Database, 'pool'>;
+  mailer: Mailer;
+  log: Logger;
+  /** `[mail] templates`: overrides of the default templates. */
+  templatesDir?: string;
+  /** `[mail] admin`: receives `delivery_failed` reports. */
+  admin?: string;
+  /** Clock; default `() => new Date()`. Read once per drain. */
+  now?: () => Date;
+  /** Sends per row before giving up; default 8. */
+  maxAttempts?: number;
+  /** Rows claimed per round trip; default 20. */
+  batchSize?: number;
+  /**
+   * How long a claimed row stays ours; default 5 minutes. Must exceed the mailer's worst case
+   * (three 30 s timeouts) so that a slow send is never claimed and sent by a second worker.
+   */
+  leaseMs?: number;
+  /** First retry delay, doubled per attempt up to `maxBackoffMs`; default 60 s. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /**
+   * Test hook: runs after the SMTP server accepted a mail and before it is recorded. Throwing
+   * here is a crash in the at-least-once window (see the module comment).
+   */
+  afterSend?: (row: OutboxRecord) => void | Promise<void>;
+}
+
+export interface DrainResult {
+  sent: number;
+  retried: number;
+  failed: number;
+}
+
+/** Deterministic per row; the creation time keeps ids of two installations apart. */
+export function outboxMessageId(row: Pick<OutboxRecord, 'id' | 'createdAt'>, domain: string): string {
+  return `<ckan-zenodo-sync.outbox-${row.id}.${row.createdAt.getTime().toString(36)}@${domain}>`;
+}
+
+function isMailKind(kind: string): kind is MailKind {
+  return (mailKinds as readonly string[]).includes(kind);
+}
+
+function loadTemplatesSafely(templatesDir: string | undefined, log: Logger): TemplateSet {
+  try {
+    return loadTemplates(templatesDir);
+  } catch (error) {
+    // A broken override must not stop all mail: fall back to the shipped templates, loudly.
+    log.error({ err: error, templatesDir }, 'mail templates could not be loaded; using the default templates');
+    return loadTemplates();
+  }
+}
+
+/** The admin's report about a mail that will not be delivered, or undefined when there is no one to tell. */
+function deliveryReport(row: OutboxRecord, error: AppError, admin: string | undefined): OutboxInsertRow | undefined {
+  if (admin === undefined) return undefined;
+  // Never report about the admin's own mail (it would fail the same way, forever).
+  if (row.kind === 'delivery_failed' || row.recipient.toLowerCase() === admin.toLowerCase()) return undefined;
+  const original = outboxPayloadSchema.safeParse(row.payload);
+  const dataset = original.success ? original.data.dataset : { id: row.datasetId ?? 'unknown', name: row.datasetId ?? 'unknown', title: row.datasetId ?? 'unknown', url: '' };
+  const payload: OutboxPayload = {
+    audience: 'admin',
+    syncId: row.syncId,
+    dataset,
+    rule: original.success ? original.data.rule : null,
+    delivery: { recipient: row.recipient, kind: row.kind, code: error.code, error: error.message, attempts: row.attempts, outboxId: row.id },
+  };
+  // sync_id stays NULL: the table keeps one row per (sync, recipient, kind), and two owners of
+  // the same sync can both bounce; the sync id travels in the payload instead.
+  return { syncId: null, datasetId: row.datasetId, recipient: admin, kind: 'delivery_failed', payload };
+}
+
+/**
+ * Sends every mail that is due now, then returns. Safe to run in several processes at once
+ * (rows are claimed with SKIP LOCKED). Database errors propagate (the caller retries the drain);
+ * SMTP and rendering errors are handled per row.
+ */
+export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
+  const { db, mailer, log } = options;
+  const now = (options.now ?? (() => new Date()))();
+  const maxAttempts = options.maxAttempts ?? 8;
+  const leaseMs = options.leaseMs ?? 5 * 60_000;
+  const backoffMs = options.backoffMs ?? 60_000;
+  const maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
+  const templates = loadTemplatesSafely(options.templatesDir, log);
+  const result: DrainResult = { sent: 0, retried: 0, failed: 0 };
+
+  const fail = async (row: OutboxRecord, error: AppError): Promise<void> => {
+    const message = `${error.code}: ${error.message}`;
+    await markOutboxFailed(db.pool, row.id, { error: message, report: deliveryReport(row, error, options.admin) });
+    result.failed++;
+    log.warn({ outboxId: row.id, syncId: row.syncId, kind: row.kind, recipient: row.recipient, code: error.code, attempts: row.attempts, err: error }, 'mail given up');
+  };
+
+  for (;;) {
+    // `now` is fixed for the whole drain, so rows put back for a retry are not due again in this
+    // drain and the loop ends.
+    const rows = await claimDueOutbox(db.pool, { now, leaseUntil: new Date(now.getTime() + leaseMs), limit: options.batchSize ?? 20 });
+    if (rows.length === 0) return result;
+    for (const row of rows) {
+      const rowLog = log.child({ outboxId: row.id, syncId: row.syncId, kind: row.kind });
+      if (row.attempts > maxAttempts) {
+        // Only reachable through expired leases: the worker died while sending, again and again.
+        await fail(row, toAppError(new Error(`no send completed after ${row.attempts - 1} attempts (the worker stopped while sending each time)`), 'MAIL_UNAVAILABLE'));
+        continue;
+      }
+      let rendered;
+      try {
+        if (!isMailKind(row.kind)) throw new Error(`unknown mail kind "${row.kind}"`);
+        const parsed = outboxPayloadSchema.parse(row.payload);
+        rendered = renderMail(row.kind, parsed, { templates, audience: parsed.audience });
+      } catch (error) {
+        await fail(row, toAppError(error, 'INTERNAL'));
+        continue;
+      }
+      const messageId = outboxMessageId(row, mailer.fromDomain);
+      try {
+        const info = await mailer.send({ to: row.recipient, ...rendered, messageId });
+        await options.afterSend?.(row);
+        const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, sentAt: now });
+        if (!recorded) rowLog.warn('mail sent, but its outbox row had been claimed again meanwhile (lease expired during the send)');
+        result.sent++;
+        rowLog.info({ messageId }, 'mail sent');
+      } catch (thrown) {
+        if (!isAppError(thrown) || !['MAIL_UNAVAILABLE', 'MAIL_REJECTED', 'MAIL_INVALID_ADDRESS'].includes(thrown.code)) throw thrown;
+        const error = thrown;
+        if (error.retryable && row.attempts < maxAttempts) {
+          const delay = Math.max(error.retryAfterMs ?? 0, Math.min(maxBackoffMs, backoffMs * 2 ** (row.attempts - 1)));
+          await markOutboxRetry(db.pool, row.id, { error: `${error.code}: ${error.message}`, nextAttemptAt: new Date(now.getTime() + delay) });
+          result.retried++;
+          rowLog.warn({ code: error.code, attempts: row.attempts, retryInMs: delay, err: error }, 'mail not sent; will retry');
+        } else {
+          await fail(row, error);
+        }
+      }
+    }
+  }
+}
+
+export interface OutboxLoop {
+  /** Drain now instead of waiting for the next tick (e.g. right after a sync queued mail). */
+  wake(): void;
+  /** Stops the timer and waits for a running drain. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Drains the outbox every `intervalMs` (and on `wake()`), one drain at a time per process. For
+ * the daemon; errors are logged and the next tick tries again.
+ */
+export function startOutboxLoop(options: DrainOptions & { intervalMs: number }): OutboxLoop {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(tick, options.intervalMs);
+    timer.unref();
+  };
+  const tick = (): void => {
+    timer = undefined;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = drainOutbox(options)
+      .then((r) => {
+        if (r.sent + r.retried + r.failed > 0) options.log.debug(r, 'outbox drained');
+      })
+      .catch((error: unknown) => options.log.error({ err: error }, 'outbox drain failed; trying again later'))
+      .finally(() => {
+        running = undefined;
+        if (again && !stopped) {
+          again = false;
+          tick();
+        } else schedule();
+      });
+  };
+  tick();
+  return {
+    wake(): void {
+      if (stopped) return;
+      if (timer) clearTimeout(timer);
+      tick();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { buildOutboxRows } from '../../src/notify/payload.js';
+import { isValidAddress, parseAddressField, resolveRecipients, type OwnerDirectory } from '../../src/notify/recipients.js';
+
+/** A CKAN directory as the sync worker would see it, answering from a fixed table. */
+function directory(users: Record<string, string | 'hidden'>, orgs: Record<string, { emails: string[]; hidden: number }> = {}): OwnerDirectory {
+  return {
+    userEmail: async (id) => users[id],
+    orgAdminEmails: async (id) => {
+      const org = orgs[id];
+      if (!org) throw new Error(`organization ${id} not found`);
+      return org;
+    },
+  };
+}
+
+describe('parseAddressField', () => {
+  it.each([
+    ['jane@example.org', ['jane@example.org'], []],
+    ['  jane@example.org ', ['jane@example.org'], []],
+    ['a@example.org, b@example.org; c@example.org', ['a@example.org', 'b@example.org', 'c@example.org'], []],
+    ['Jane Doe <jane@example.org>', ['jane@example.org'], []],
+    ['mailto:jane@example.org', ['jane@example.org'], []],
+    ['not an address', [], ['not an address']],
+    ['jane@example.org\r\nBcc: evil@example.com', [], ['jane@example.org\r\nBcc: evil@example.com']],
+    ['jane@example.org\nevil@example.com', [], ['jane@example.org\nevil@example.com']],
+    ['"a,b"@example.org', [], ['"a', 'b"@example.org']],
+    ['user@localhost', [], ['user@localhost']],
+    ['山田@例え.jp', ['山田@例え.jp'], []],
+    ['', [], []],
+    [null, [], []],
+    [42, [], []],
+  ] as const)('%j', (input, valid, invalid) => {
+    expect(parseAddressField(input)).toEqual({ valid, invalid });
+  });
+
+  it('never accepts control characters, brackets or several @', () => {
+    for (const bad of ['a@b.org\u0000', 'a@@b.org', '<a@b.org>', 'a b@c.org', 'a@b.org\u2028', 'a@b', 'a@b.c\u0085d.org']) {
+      expect(isValidAddress(bad)).toBe(false);
+    }
+  });
+});
+
+describe('resolveRecipients', () => {
+  const dataset = {
+    id: 'd-1',
+    maintainer_email: 'Jane@Example.org',
+    author_email: 'jane@example.org; bob@example.org',
+    creator_user_id: 'u-1',
+    owner_org: 'o-1',
+  };
+
+  it('follows the notify order, splits lists and deduplicates case-insensitively (maintainer = author → one mail)', async () => {
+    const result = await resolveRecipients(dataset, ['maintainer_email', 'author_email']);
+    expect(result.owners).toEqual(['Jane@Example.org', 'bob@example.org']);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('resolves the creator and organization admins through CKAN, and literal addresses', async () => {
+    const dir = directory({ 'u-1': 'creator@example.org' }, { 'o-1': { emails: ['admin1@example.org', 'JANE@example.org'], hidden: 0 } });
+    const result = await resolveRecipients(dataset, ['creator', 'org_admins', 'data-team@example.org', 'maintainer_email'], dir);
+    expect(result.owners).toEqual(['creator@example.org', 'admin1@example.org', 'JANE@example.org', 'data-team@example.org']);
+  });
+
+  it('says clearly when CKAN hides e-mail addresses (no sysadmin token)', async () => {
+    const dir = directory({ 'u-1': 'hidden' }, { 'o-1': { emails: [], hidden: 2 } });
+    const result = await resolveRecipients(dataset, ['creator', 'org_admins'], dir);
+    expect(result.owners).toEqual([]);
+    expect(result.warnings).toHaveLength(2);
+    expect(result.warnings[0]).toMatch(/did not return the e-mail address.*sysadmin/);
+    expect(result.warnings[1]).toMatch(/2 admin\(s\).*sysadmin/);
+  });
+
+  it('turns lookup failures and hostile fields into warnings, not errors', async () => {
+    const result = await resolveRecipients(
+      { ...dataset, owner_org: 'missing', maintainer_email: 'x@example.org\r\nBcc: evil@example.com' },
+      ['maintainer_email', 'org_admins'],
+      directory({}),
+    );
+    expect(result.owners).toEqual([]);
+    expect(result.warnings[0]).toContain('not a valid e-mail address');
+    expect(result.warnings[0]).not.toMatch(/[\r\n]/);
+    expect(result.warnings[1]).toMatch(/organization "missing" failed/);
+  });
+});
+
+describe('buildOutboxRows', () => {
+  const facts = { syncId: 7, dataset: { id: 'd-1', name: 'n', title: 'T', url: 'https://ckan.example.org/dataset/n' }, rule: 'tagged' };
+
+  it('one row per owner; success mails do not go to the admin', () => {
+    const rows = buildOutboxRows({ kind: 'new_version', facts, owners: ['a@example.org', 'b@example.org'], admin: 'ops@example.org' });
+    expect(rows.map((r) => [r.recipient, r.payload.audience])).toEqual([
+      ['a@example.org', 'owner'],
+      ['b@example.org', 'owner'],
+    ]);
+  });
+
+  it('failures also go to the admin, once, with the admin copy', () => {
+    const rows = buildOutboxRows({ kind: 'failure', facts, owners: ['a@example.org', 'OPS@example.org'], admin: 'ops@example.org' });
+    expect(rows.map((r) => [r.recipient, r.payload.audience])).toEqual([
+      ['a@example.org', 'owner'],
+      ['OPS@example.org', 'admin'],
+    ]);
+  });
+
+  it('without an owner address the admin gets the owners\' mail, marked as such', () => {
+    const rows = buildOutboxRows({ kind: 'new_version', facts, owners: [], admin: 'ops@example.org', warnings: ['w'] });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ recipient: 'ops@example.org', kind: 'new_version', payload: { noOwnerAddress: true, warnings: ['w'] } });
+    expect(buildOutboxRows({ kind: 'new_version', facts, owners: [], admin: undefined })).toEqual([]);
+  });
+});
