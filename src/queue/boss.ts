@@ -1,0 +1,106 @@
+/**
+ * The job queue (pg-boss 10, schema `pgboss`). This is the one module that imports pg-boss.
+ *
+ * - `sync-dataset` uses the `stately` policy with `singletonKey = dataset id`: at most one queued
+ *   and one active job per dataset (pg-boss's unique index on (name, state, singleton_key)), so a
+ *   dataset edited during its sync is synced once more afterwards, never twice at once
+ *   (DESIGN.md "Data flow" 3). A send that would be a second queued job is silently dropped by
+ *   pg-boss (`ON CONFLICT DO NOTHING`) — the queued job re-reads the dataset anyway.
+ * - `enqueueSync` can run inside the caller's transaction (pg-boss's `db: { executeSql }`
+ *   option), so the scanner's page of snapshots, its watermark and its jobs commit together: a
+ *   crash between them can neither skip a change nor queue it twice.
+ */
+import PgBoss from 'pg-boss';
+import type { Logger } from '../log.js';
+
+export type Boss = PgBoss;
+
+export const QUEUE_SYNC = 'sync-dataset';
+export const QUEUE_NOTIFY = 'notify';
+export const QUEUE_SCAN = 'scan';
+
+export interface SyncJobData {
+  datasetId: string;
+  datasetName: string;
+  trigger: 'scan' | 'manual' | 'retry';
+  resources: { added: string[]; changed: string[]; removed: string[] };
+  metadataChanged: boolean;
+  /** What the scanner saw (metadata + per-resource fingerprints); empty for manual triggers. */
+  fingerprints: { metadata: string | null; resources: Record<string, string> };
+}
+
+export interface Queue {
+  boss: PgBoss;
+  /** Idempotent; waits for in-flight handlers up to `timeoutMs` (default 30 s). */
+  stop(options?: { timeoutMs?: number; graceful?: boolean }): Promise<void>;
+}
+
+export interface StartQueueOptions {
+  connectionString: string;
+  log: Logger;
+  schema?: string;
+  /** pg-boss pool size (default 4). */
+  max?: number;
+  /** Retries pg-boss itself makes of a failed sync job (default 3; the sync worker retries steps inside). */
+  syncRetryLimit?: number;
+}
+
+/** Anything with pg's `query(text, values)`: a transaction-bound client from src/db. */
+export interface SqlExecutor {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+export async function startQueue(options: StartQueueOptions): Promise<Queue> {
+  const boss = new PgBoss({
+    connectionString: options.connectionString,
+    schema: options.schema ?? 'pgboss',
+    max: options.max ?? 4,
+    application_name: 'ckan-zenodo-sync-queue',
+  });
+  // An EventEmitter 'error' without a listener would crash the process on a dropped connection.
+  boss.on('error', (error: Error) => options.log.error({ err: error }, 'queue error'));
+  let stopped: Promise<void> | undefined;
+  const stop = (stopOptions: { timeoutMs?: number; graceful?: boolean } = {}): Promise<void> =>
+    (stopped ??= boss.stop({ graceful: stopOptions.graceful ?? true, timeout: stopOptions.timeoutMs ?? 30_000, wait: true }));
+  try {
+    await boss.start();
+    await boss.createQueue(QUEUE_SYNC, {
+      name: QUEUE_SYNC,
+      policy: 'stately',
+      retryLimit: options.syncRetryLimit ?? 3,
+      retryDelay: 60,
+      retryBackoff: true,
+      // Long uploads: a lease shorter than the transfer hands the job to another worker mid-upload
+      // (DESIGN.md "Long uploads"); enqueueSync sizes it per job, this is the floor.
+      expireInSeconds: 6 * 3600,
+    });
+    await boss.createQueue(QUEUE_NOTIFY, { name: QUEUE_NOTIFY, policy: 'standard', retryLimit: 10, retryDelay: 30, retryBackoff: true });
+    await boss.createQueue(QUEUE_SCAN, { name: QUEUE_SCAN, policy: 'singleton', retryLimit: 0 });
+  } catch (error) {
+    await stop({ graceful: false, timeoutMs: 1000 }).catch(() => undefined);
+    throw error;
+  }
+  return { boss, stop };
+}
+
+/**
+ * A lease long enough for the dataset's transfers: its byte total at a pessimistic 2 MB/s, both
+ * ways (download and upload overlap, but retries do not), plus a margin; between 1 and 48 hours.
+ */
+export function syncLeaseSeconds(totalBytes: number): number {
+  const transfer = Math.ceil((2 * totalBytes) / (2 * 1024 * 1024));
+  return Math.min(48 * 3600, Math.max(3600, transfer + 1800));
+}
+
+/**
+ * Queues a sync of one dataset. Returns the job id, or null when a job for this dataset is
+ * already queued (stately policy). With `db`, the job is inserted in that transaction.
+ */
+export async function enqueueSync(boss: PgBoss, data: SyncJobData, opts: { db?: SqlExecutor; expireInSeconds?: number } = {}): Promise<string | null> {
+  const db = opts.db;
+  return boss.send(QUEUE_SYNC, data as unknown as object, {
+    singletonKey: data.datasetId,
+    ...(opts.expireInSeconds === undefined ? {} : { expireInSeconds: opts.expireInSeconds }),
+    ...(db === undefined ? {} : { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } }),
+  });
+}
