@@ -79,8 +79,10 @@ export async function insertOutbox(q: Queryable, rows: readonly OutboxInsertRow[
   let inserted = 0;
   for (const row of rows) {
     const result = await q.query(
-      `INSERT INTO mail_outbox (sync_id, dataset_id, recipient, kind, payload)
-       VALUES ($1, $2, $3, $4, $5::jsonb)
+      // Due from the start of the transaction, at millisecond precision: a worker that compares
+      // with a JavaScript clock read after the commit must see the row as due.
+      `INSERT INTO mail_outbox (sync_id, dataset_id, recipient, kind, payload, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, date_trunc('milliseconds', now()))
        ON CONFLICT (sync_id, lower(recipient), kind) DO NOTHING`,
       [row.syncId, row.datasetId, row.recipient, row.kind, JSON.stringify(row.payload)],
     );
@@ -93,41 +95,49 @@ export async function insertOutbox(q: Queryable, rows: readonly OutboxInsertRow[
  * Claims up to `limit` due rows for this worker: pending rows whose time has come, and `sending`
  * rows whose lease expired (a worker died between claiming and recording). `SKIP LOCKED` lets
  * several workers drain one outbox without waiting on each other; the claim commits at once
- * (status `sending`, lease until `leaseUntil`), so no transaction stays open during SMTP.
- * `attempts` counts claims, so a message that keeps killing its worker still runs out of attempts.
+ * (status `sending`, lease of `leaseMs`), so no transaction stays open during SMTP. `attempts`
+ * counts claims, so a message that keeps killing its worker still runs out of attempts.
+ *
+ * `now` null means the database clock: every worker then agrees on what is due whatever its own
+ * clock says. Tests pass a time to move through backoffs and leases without waiting.
  */
-export async function claimDueOutbox(q: Queryable, options: { now: Date; leaseUntil: Date; limit: number }): Promise<OutboxRecord[]> {
+export async function claimDueOutbox(q: Queryable, options: { now: Date | null; leaseMs: number; limit: number }): Promise<OutboxRecord[]> {
   const result = await q.query<DbRow>(
-    `UPDATE mail_outbox m
-        SET status = 'sending', attempts = m.attempts + 1, next_attempt_at = $2, locked_until = $2
-       FROM (SELECT id FROM mail_outbox
-              WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
-              ORDER BY next_attempt_at, id
-              LIMIT $3
-              FOR UPDATE SKIP LOCKED) due
+    `WITH clock AS (SELECT COALESCE($1::timestamptz, now()) AS t)
+     UPDATE mail_outbox m
+        SET status = 'sending', attempts = m.attempts + 1,
+            next_attempt_at = clock.t + $2 * interval '1 millisecond',
+            locked_until = clock.t + $2 * interval '1 millisecond'
+       FROM clock, (SELECT id FROM mail_outbox
+                     WHERE status IN ('pending', 'sending') AND next_attempt_at <= (SELECT t FROM clock)
+                     ORDER BY next_attempt_at, id
+                     LIMIT $3
+                     FOR UPDATE SKIP LOCKED) due
       WHERE m.id = due.id
       RETURNING m.*`,
-    [options.now, options.leaseUntil, options.limit],
+    [options.now, options.leaseMs, options.limit],
   );
   return result.rows.map(toRecord).sort((a, b) => a.id - b.id);
 }
 
 /** Records an accepted mail. False when the row was no longer ours (lease lost and re-claimed). */
-export async function markOutboxSent(q: Queryable, id: number, options: { messageId: string; sentAt: Date }): Promise<boolean> {
+export async function markOutboxSent(q: Queryable, id: number, options: { messageId: string; now: Date | null }): Promise<boolean> {
   const result = await q.query(
-    `UPDATE mail_outbox SET status = 'sent', message_id = $2, sent_at = $3, last_error = NULL, locked_until = NULL
+    `UPDATE mail_outbox SET status = 'sent', message_id = $2, sent_at = COALESCE($3::timestamptz, now()), last_error = NULL, locked_until = NULL
       WHERE id = $1 AND status = 'sending'`,
-    [id, options.messageId, options.sentAt],
+    [id, options.messageId, options.now],
   );
   return (result.rowCount ?? 0) > 0;
 }
 
 /** Puts a row back in the queue after a retryable failure. */
-export async function markOutboxRetry(q: Queryable, id: number, options: { error: string; nextAttemptAt: Date }): Promise<void> {
+export async function markOutboxRetry(q: Queryable, id: number, options: { error: string; delayMs: number; now: Date | null }): Promise<void> {
   await q.query(
-    `UPDATE mail_outbox SET status = 'pending', last_error = $2, next_attempt_at = $3, locked_until = NULL
+    `UPDATE mail_outbox
+        SET status = 'pending', last_error = $2, locked_until = NULL,
+            next_attempt_at = COALESCE($4::timestamptz, now()) + $3 * interval '1 millisecond'
       WHERE id = $1 AND status = 'sending'`,
-    [id, options.error, options.nextAttemptAt],
+    [id, options.error, options.delayMs, options.now],
   );
 }
 

@@ -28,7 +28,10 @@ export interface DrainOptions {
   templatesDir?: string;
   /** `[mail] admin`: receives `delivery_failed` reports. */
   admin?: string;
-  /** Clock; default `() => new Date()`. Read once per drain. */
+  /**
+   * Clock, read once per drain; default: the database's clock (all workers agree on what is due).
+   * Tests pass one to step through backoffs and leases.
+   */
   now?: () => Date;
   /** Sends per row before giving up; default 8. */
   maxAttempts?: number;
@@ -40,7 +43,7 @@ export interface DrainOptions {
    */
   leaseMs?: number;
   /** First retry delay, doubled per attempt up to `maxBackoffMs`; default 60 s. */
-  backoffMs?: number;
+  backoffMs?: number; // > 0: a retried row must not be due again within the same drain
   maxBackoffMs?: number;
   /**
    * Test hook: runs after the SMTP server accepted a mail and before it is recorded. Throwing
@@ -100,7 +103,7 @@ function deliveryReport(row: OutboxRecord, error: AppError, admin: string | unde
  */
 export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
   const { db, mailer, log } = options;
-  const now = (options.now ?? (() => new Date()))();
+  const now = options.now ? options.now() : null;
   const maxAttempts = options.maxAttempts ?? 8;
   const leaseMs = options.leaseMs ?? 5 * 60_000;
   const backoffMs = options.backoffMs ?? 60_000;
@@ -116,9 +119,9 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
   };
 
   for (;;) {
-    // `now` is fixed for the whole drain, so rows put back for a retry are not due again in this
-    // drain and the loop ends.
-    const rows = await claimDueOutbox(db.pool, { now, leaseUntil: new Date(now.getTime() + leaseMs), limit: options.batchSize ?? 20 });
+    // Rows put back for a retry or claimed are due only in the future (backoff, lease > 0), so the
+    // loop ends once what was due when it started has been handled.
+    const rows = await claimDueOutbox(db.pool, { now, leaseMs, limit: options.batchSize ?? 20 });
     if (rows.length === 0) return result;
     for (const row of rows) {
       const rowLog = log.child({ outboxId: row.id, syncId: row.syncId, kind: row.kind });
@@ -140,7 +143,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
       try {
         const info = await mailer.send({ to: row.recipient, ...rendered, messageId });
         await options.afterSend?.(row);
-        const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, sentAt: now });
+        const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, now });
         if (!recorded) rowLog.warn('mail sent, but its outbox row had been claimed again meanwhile (lease expired during the send)');
         result.sent++;
         rowLog.info({ messageId }, 'mail sent');
@@ -149,7 +152,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
         const error = thrown;
         if (error.retryable && row.attempts < maxAttempts) {
           const delay = Math.max(error.retryAfterMs ?? 0, Math.min(maxBackoffMs, backoffMs * 2 ** (row.attempts - 1)));
-          await markOutboxRetry(db.pool, row.id, { error: `${error.code}: ${error.message}`, nextAttemptAt: new Date(now.getTime() + delay) });
+          await markOutboxRetry(db.pool, row.id, { error: `${error.code}: ${error.message}`, delayMs: delay, now });
           result.retried++;
           rowLog.warn({ code: error.code, attempts: row.attempts, retryInMs: delay, err: error }, 'mail not sent; will retry');
         } else {

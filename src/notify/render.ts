@@ -291,6 +291,14 @@ function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): 
 
 const identity = (value: unknown): string => String(value);
 
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/**
+ * HTML escaping for our templates, whose attributes are always quoted: the five characters that
+ * matter there. (mustache's default also encodes `/` and `=`, which turns every link into
+ * `https:&#x2F;&#x2F;...`: valid, but it breaks plain-text link detection in some clients.)
+ */
+const escapeHtml = (value: unknown): string => String(value).replace(/[&<>"']/gu, (c) => HTML_ESCAPES[c] ?? c);
+
 /**
  * Renders one mail. `kind` picks the templates `<kind>.subject`, `<kind>.text`, `<kind>.html`;
  * the payload is validated first (it comes back from the database as JSON). The subject is forced
@@ -311,6 +319,6 @@ export function renderMail(kind: MailKind, payload: OutboxPayload | unknown, opt
   const subject = truncateGraphemes(oneLine(mustache.render(pick(`${kind}.subject`), view, templates, { escape: identity })), SUBJECT_MAX);
   const withSubject = { ...view, subject };
   const text = `${mustache.render(pick(`${kind}.text`), withSubject, templates, { escape: identity }).replace(/\n{3,}/gu, '\n\n').trim()}\n`;
-  const html = mustache.render(pick(`${kind}.html`), withSubject, templates);
+  const html = mustache.render(pick(`${kind}.html`), withSubject, templates, { escape: escapeHtml });
   return { subject, text, html };
 }

@@ -45,7 +45,7 @@ describe('renderMail', () => {
     }
     expect(mail.text).toMatch(/this exact version/i);
     expect(mail.text).toMatch(/all versions.*concept DOI/i);
-    expect(mail.html).toContain('href="https:&#x2F;&#x2F;doi.org&#x2F;10.5281&#x2F;zenodo.100"');
+    expect(mail.html).toContain('href="https://doi.org/10.5281/zenodo.100"');
     expect(mail.html).toContain('<meta charset="utf-8">');
   });
 
