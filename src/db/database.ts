@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { AppError, isAppError } from '../errors.js';
 import { redactText, type Logger } from '../log.js';
@@ -272,6 +272,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   const password = hasCluster ? await readPassword(dataDir) : randomBytes(18).toString('base64url');
+  if (!hasCluster) await checkReachableByPostgresUser(dataDir);
 
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const recent: string[] = [];
@@ -372,6 +373,27 @@ async function readPassword(dataDir: string): Promise<string> {
       'DB_UNAVAILABLE',
       `${dataDir} holds a PostgreSQL cluster that ckan-zenodo-sync did not create (no ${PASSWORD_FILE}): point [database] data_dir at an empty directory, or [database] url at that server.`,
     );
+  }
+}
+
+/**
+ * As root, the server runs as the system user `postgres` (PostgreSQL refuses to run as root), and
+ * initdb fails with no useful message (the package drops initdb's stderr) when that user cannot
+ * reach the data directory — typically ./data/pg under /root. Say so before trying.
+ */
+async function checkReachableByPostgresUser(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info && (info.mode & 0o001) === 0) {
+      throw new AppError(
+        'DB_UNAVAILABLE',
+        `the embedded PostgreSQL runs as the system user "postgres" (PostgreSQL refuses to run as root), which cannot enter ${dir} on the way to ${dataDir}. ` +
+          `Set [database] data_dir to a directory other users can reach (e.g. /var/lib/ckan-zenodo-sync/pg), or allow it with \`chmod o+x ${dir}\`.`,
+        { details: { dataDir, blockedAt: dir } },
+      );
+    }
+    if (dirname(dir) === dir) return;
   }
 }
 
