@@ -64,7 +64,7 @@ function integerOption(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < 0) {
-    throw new AppError('USAGE', `--${name} must be a non-negative integer, got "${String(value)}"`);
+    throw new AppError('USAGE', `--${name} must be a non-negative integer, got "${typeof value === 'string' ? value : JSON.stringify(value)}"`);
   }
   return n;
 }

@@ -588,13 +588,14 @@ export async function startZenodoEmulator(opts: ZenodoEmulatorOptions = {}): Pro
   /** A small subset of the search syntax: `field:value` terms (AND) and free text on the title. */
   function matchesQuery(dep: Deposition, query: string): boolean {
     const metadata = dep.draft?.metadata ?? dep.record?.metadata ?? {};
+    const title = typeof metadata.title === 'string' ? metadata.title.toLowerCase() : '';
     const terms = query.match(/[\w.]+:"[^"]*"|[\w.]+:\S+|"[^"]*"|\S+/g) ?? [];
     return terms.every((term) => {
       const colon = term.indexOf(':');
       const unquote = (s: string): string => s.replace(/^"|"$/g, '');
       if (colon < 0 || term.startsWith('"')) {
         const t = unquote(term).toLowerCase();
-        return String(metadata.title ?? '').toLowerCase().includes(t);
+        return title.includes(t);
       }
       const field = term.slice(0, colon);
       const value = unquote(term.slice(colon + 1));
@@ -610,7 +611,7 @@ export async function startZenodoEmulator(opts: ZenodoEmulatorOptions = {}): Pro
           return dep.concept.doi === value;
         case 'title':
         case 'metadata.title':
-          return String(metadata.title ?? '').toLowerCase().includes(value.toLowerCase());
+          return title.includes(value.toLowerCase());
         case 'state':
           return stateOf(dep) === value;
         default: {

@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any --
+   Zenodo answers are untyped JSON; their shape is exactly what these tests assert. */
 /**
  * One test per item of the conformance checklist in reference/zenodo-api.md §11, named by its
  * number, over real HTTP against the emulator on a loopback port.

@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-explicit-any --
+   Zenodo answers are untyped JSON; their shape is exactly what these tests assert. */
 import { request } from 'undici';
 import type { ZenodoEmulator } from '../../../src/emulators/zenodo/server.js';
 
@@ -7,7 +9,6 @@ export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   // Test code reads arbitrary JSON fields; the shapes are what is under test.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
   text: string;
 }
@@ -52,7 +53,6 @@ export function validMetadata(extra: Record<string, unknown> = {}): Record<strin
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function createDraft(emu: ZenodoEmulator, metadata: Record<string, unknown> = validMetadata()): Promise<any> {
   const res = await call(emu, 'POST', '/api/deposit/depositions', { json: { metadata } });
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
@@ -67,7 +67,6 @@ export async function upload(emu: ZenodoEmulator, bucket: string, key: string, c
 }
 
 /** A published first version with the given files; returns the publish response body. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function publishedRecord(emu: ZenodoEmulator, files: Record<string, string> = { 'data.csv': '1, 2, 3' }, metadata = validMetadata()): Promise<any> {
   const draft = await createDraft(emu, metadata);
   for (const [key, content] of Object.entries(files)) {
