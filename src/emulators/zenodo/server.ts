@@ -468,18 +468,30 @@ export async function startZenodoEmulator(opts: ZenodoEmulatorOptions = {}): Pro
 
   // --- bodies ---------------------------------------------------------------------------------------
 
-  async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        req.resume();
-        throw new HttpError(413, 'Request Entity Too Large');
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
+  /**
+   * Buffers a small body. Past `limit` the rest is drained, not read into memory, and the answer
+   * is 413; the stream is never destroyed, so the client still gets that answer.
+   */
+  function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let ended = false;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= limit) chunks.push(chunk);
+        else chunks.length = 0;
+      });
+      req.on('end', () => {
+        ended = true;
+        if (size > limit) reject(new HttpError(413, 'Request Entity Too Large'));
+        else resolve(Buffer.concat(chunks));
+      });
+      req.on('error', reject);
+      req.on('close', () => {
+        if (!ended) reject(new Error('request aborted'));
+      });
+    });
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -199,6 +199,31 @@ describe('rate limits and uploads', () => {
     expect(emu.state.depositions[0]!.files.map((f) => f.key)).toEqual(['big.bin']);
   });
 
+  test('hostile input gets clear 4xx answers and never stops the emulator', async () => {
+    const emu = await start();
+    const draft = await createDraft(emu);
+    const badJson = await call(emu, 'POST', dep, { body: '{"metadata":', headers: { 'content-type': 'application/json' } });
+    expect(badJson.body).toEqual({ status: 400, message: 'Unable to decode JSON data in request body.' });
+    expect((await call(emu, 'PUT', `${draft.links.bucket}/%E0%A4%A`, { body: 'x', headers: { 'content-type': 'application/octet-stream' } })).status).toBe(400);
+    expect((await call(emu, 'GET', `${dep}/not-a-number`)).status).toBe(404);
+    expect((await call(emu, 'GET', '/api/nothing/here')).body).toMatchObject({ status: 404 });
+    expect((await call(emu, 'POST', dep, { json: { metadata: 'a string' } })).status).toBe(400);
+    expect((await call(emu, 'POST', dep, { json: [1, 2] })).status).toBe(400);
+    const huge = await call(emu, 'PUT', `${dep}/${draft.id}`, { json: { metadata: { title: 'x'.repeat(11 * 1024 * 1024) } } });
+    expect(huge.status).toBe(413);
+    // An upload cut off by the client stores nothing.
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${draft.links.bucket}/cut.bin`, {
+        method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream', 'content-length': '100000' },
+      });
+      req.on('error', () => resolve());
+      req.write(randomBytes(1000), () => req.destroy());
+    });
+    const files = await call(emu, 'GET', `${dep}/${draft.id}/files`);
+    expect(files.status).toBe(200);
+    expect(files.body).toEqual([]);
+  });
+
   test('the records API finds the latest version and serves published files', async () => {
     const emu = await start();
     const rec = await publishedRecord(emu, { 'a.csv': '1, 2, 3' });
