@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
-import { parseFaultSpec, type FaultSpec } from '../emulators/faults.js';
+import { faultKinds, parseFaultSpec, type FaultSpec } from '../emulators/faults.js';
 import { startZenodoEmulator, zenodoRoutes } from '../emulators/zenodo/server.js';
+import { startSmtpCapture, summarizeMessage } from '../emulators/smtp.js';
 import type { RateLimit } from '../emulators/zenodo/rate-limit.js';
 import { print, type Command, type CommandContext } from './command.js';
 
@@ -17,6 +18,8 @@ export interface EmulateValues {
   sandbox: boolean;
   /** Other string options, by name, for emulators added later. */
   raw: CommandContext['values'];
+  /** The command's output, for emulators that report what they receive (smtp). */
+  stdout?: NodeJS.WritableStream;
 }
 
 export interface RunningEmulator {
@@ -42,6 +45,20 @@ export const emulateTargets: Record<string, { summary: string; start(values: Emu
         ...(values.faultSeed === undefined ? {} : { faultSeed: values.faultSeed }),
         ...(values.rateLimit === undefined ? {} : { rateLimit: parseRateLimit(values.rateLimit) }),
       });
+    },
+  },
+  smtp: {
+    summary: 'an SMTP server that captures mail and prints one line per message',
+    async start(values) {
+      const reject = values.raw.reject;
+      const capture = await startSmtpCapture({
+        port: values.port,
+        host: values.host,
+        rejectRecipients: Array.isArray(reject) ? reject.map(String) : [],
+        failFirst: integerOption('fail-first', values.raw['fail-first']) ?? 0,
+        onMessage: (message) => values.stdout && print(values.stdout, summarizeMessage(message)),
+      });
+      return { url: capture.url, close: () => capture.stop() };
     },
   },
 };
@@ -83,7 +100,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 export const emulateCommand: Command = {
   name: 'emulate',
-  summary: 'Run a local emulator (zenodo) for tests, benchmarks and demos',
+  summary: `Run a local emulator (${Object.keys(emulateTargets).join(', ')}) for tests, benchmarks and demos`,
   usage: `
 Usage: ckan-zenodo-sync emulate <target> [options]
 
@@ -98,10 +115,13 @@ Options:
   --token T           accepted API token; repeat for several users (default test-token)
   --rate-limit SPEC   N/min, N/h, "N/min,M/h" or off (default 100/min,5000/h per token)
   --faults SPEC       route:kind:probability[:count=N][:delayMs=N], comma-separated, e.g.
-                      "upload:reset:0.2,publish:504-after-publish:1:count=1,any:503:0.1"
+                      "upload:reset:0.2,publish:504-after-publish:1:count=1,any:503:0.1";
+                      kinds: ${faultKinds.join(', ')}
   --fault-seed N      seed of the fault dice (default 1)
   --sandbox           sandbox DOIs (10.5072)
   --seed S            data seed (emulators that generate content)
+  --reject ADDRESS    smtp: answer 550 to this recipient; repeatable
+  --fail-first N      smtp: answer 421 to the first N connections
 `,
   allowPositionals: true,
   options: {
@@ -113,6 +133,8 @@ Options:
     'fault-seed': { type: 'string' },
     sandbox: { type: 'boolean' },
     seed: { type: 'string' },
+    reject: { type: 'string', multiple: true },
+    'fail-first': { type: 'string' },
   },
   async run({ values, positionals, io }) {
     const [targetName, ...extra] = positionals;
@@ -131,6 +153,7 @@ Options:
       seed: typeof values.seed === 'string' ? values.seed : undefined,
       sandbox: values.sandbox === true,
       raw: values,
+      stdout: io.stdout,
     });
     print(io.stdout, `${targetName} emulator listening on ${emulator.url}`);
     await waitForSignal();

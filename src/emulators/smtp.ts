@@ -16,6 +16,8 @@ export interface CapturedMessage {
 export interface SmtpCaptureOptions {
   /** Default 0: any free port. */
   port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
   /** Answer 421 to the first N connections (a server that is down, then comes back). */
   failFirst?: number;
   /** Addresses answered with 550 at RCPT TO (case-insensitive). */
@@ -46,7 +48,7 @@ interface Waiter {
 }
 
 export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
-  const host = '127.0.0.1';
+  const host = options.host ?? '127.0.0.1';
   const messages: CapturedMessage[] = [];
   const waiters = new Set<Waiter>();
   const rejected = new Set((options.rejectRecipients ?? []).map((a) => a.toLowerCase()));
@@ -118,7 +120,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
   return {
     port,
     host,
-    url: `smtp://${host}:${port}`,
+    url: `smtp://${host.includes(':') ? `[${host}]` : host}:${port}`,
     messages,
     waitForMessages(n: number, timeoutMs = 10_000): Promise<CapturedMessage[]> {
       if (messages.length >= n) return Promise.resolve(messages.slice());
@@ -147,4 +149,26 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Decodes RFC 2047 encoded words (`=?UTF-8?B?...?=`, `=?UTF-8?Q?...?=`) for display. */
+export function decodeEncodedWords(value: string): string {
+  return value
+    .replace(/\?=\s+=\?/gu, '?==?')
+    .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/gu, (_match, charset: string, encoding: string, text: string) => {
+      const bytes =
+        encoding.toUpperCase() === 'B'
+          ? Buffer.from(text, 'base64')
+          : Buffer.from(text.replace(/_/gu, ' ').replace(/=([0-9a-fA-F]{2})/gu, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+      return /^utf-?8$/iu.test(charset) ? bytes.toString('utf8') : bytes.toString('latin1');
+    });
+}
+
+/** One line about a captured message, for `emulate smtp`: envelope, decoded subject, size. */
+export function summarizeMessage(message: CapturedMessage): string {
+  const headerEnd = message.raw.indexOf('\r\n\r\n');
+  const headers = (headerEnd === -1 ? message.raw : message.raw.slice(0, headerEnd)).replace(/\r\n[ \t]+/gu, ' ');
+  const subjectLine = /^subject:[ \t]*(.*)$/imu.exec(headers)?.[1] ?? '';
+  const subject = decodeEncodedWords(subjectLine).trim();
+  return `mail from <${message.envelope.from}> to ${message.envelope.to.map((t) => `<${t}>`).join(', ')}: ${JSON.stringify(subject)} (${Buffer.byteLength(message.raw)} bytes)`;
 }
