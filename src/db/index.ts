@@ -16,4 +16,3 @@ export {
   type TransactionOptions,
 } from './database.js';
 export { defaultSqlDir, loadMigrations, migrate, migrationStatus, type MigrateOptions, type MigrateResult, type Migration } from './migrate.js';
-export { createSyncStore } from './sync-store.js';
