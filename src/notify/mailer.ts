@@ -152,12 +152,12 @@ export function createMailer(options: MailerOptions): Mailer {
       };
       let info: { messageId?: unknown; accepted?: unknown; rejected?: unknown };
       try {
-        info = (await transport.sendMail(message)) as typeof info;
+        info = await transport.sendMail(message);
       } catch (error) {
         throw classifySmtpError(error, secrets);
       }
       const list = (value: unknown): string[] =>
-        Array.isArray(value) ? value.map((v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v !== null && 'address' in v ? String((v as { address: unknown }).address) : String(v))) : [];
+        Array.isArray(value) ? value.map((v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v !== null && 'address' in v ? String(v.address) : String(v))) : [];
       const result: SendResult = {
         messageId: typeof info.messageId === 'string' ? info.messageId : (mail.messageId ?? ''),
         accepted: logOnly ? [to] : list(info.accepted),

@@ -14,16 +14,52 @@ import type { NotifyTarget } from '../rules/types.js';
  */
 export interface OwnerDirectory {
   /**
-   * The user's e-mail address; `'hidden'` when CKAN returned the user without `email` (CKAN only
-   * includes it for the user themself or a sysadmin, ckan-api.md §6); undefined when the user is
-   * unknown or has no address.
+   * The user's e-mail address; `{ hidden: true }` when CKAN returned the user without `email`
+   * (CKAN includes it only for the user themself or a sysadmin, ckan-api.md §6); undefined when
+   * the user is unknown or has no address.
    */
-  userEmail(userId: string): Promise<string | undefined | 'hidden'>;
+  userEmail(userId: string): Promise<{ email: string } | { hidden: true } | undefined>;
   /**
    * Addresses of the organization's admins (`users[]` with `capacity == "admin"`); `hidden` counts
-   * the admins CKAN listed without an address, or is 1+ when the member list itself was withheld.
+   * the admins CKAN listed without an address; `membersHidden` is true when CKAN withheld the
+   * member list itself (`ckan.auth.public_user_details = false`).
    */
-  orgAdminEmails(orgId: string): Promise<{ emails: string[]; hidden: number }>;
+  orgAdminEmails(orgId: string): Promise<{ emails: string[]; hidden: number; membersHidden?: boolean }>;
+}
+
+/** The two CKAN calls `ownerDirectoryFromCkan` needs (the scanner's CKAN client has them). */
+export interface CkanOwnerLookups {
+  userShow(id: string): Promise<{ email?: string | null }>;
+  organizationShow(idOrName: string, opts?: { includeUsers?: boolean }): Promise<{ users?: { id: string | null; name: string; capacity: string | null }[] }>;
+}
+
+/**
+ * An OwnerDirectory over CKAN's `user_show` and `organization_show` (ckan-api.md §6). A user dict
+ * without `email` means the token is not a sysadmin's (CKAN users always have an address), so it
+ * counts as hidden. Organization `users[]` never carry addresses, so each admin is looked up.
+ */
+export function ownerDirectoryFromCkan(ckan: CkanOwnerLookups): OwnerDirectory {
+  const userEmail = async (userId: string): Promise<{ email: string } | { hidden: true } | undefined> => {
+    const user = await ckan.userShow(userId);
+    const email = typeof user.email === 'string' ? user.email.trim() : '';
+    return email === '' ? { hidden: true } : { email };
+  };
+  return {
+    userEmail,
+    async orgAdminEmails(orgId: string) {
+      const org = await ckan.organizationShow(orgId, { includeUsers: true });
+      const users = org.users ?? [];
+      if (users.length === 0) return { emails: [], hidden: 0, membersHidden: true };
+      const emails: string[] = [];
+      let hidden = 0;
+      for (const admin of users.filter((u) => (u.capacity ?? '').toLowerCase() === 'admin')) {
+        const found = await userEmail(admin.id ?? admin.name);
+        if (found && 'email' in found) emails.push(found.email);
+        else hidden++;
+      }
+      return { emails, hidden, membersHidden: false };
+    },
+  };
 }
 
 /** The part of a CKAN dataset dict this module reads; everything is optional and untyped. */
@@ -46,7 +82,6 @@ export interface ResolvedRecipients {
 }
 
 // Control characters (C0, DEL, C1) and Unicode line/paragraph separators: never in an address.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 // A deliberately plain shape: local@domain, no spaces, quotes, brackets, commas, semicolons or
 // backslashes (none of which an owner's real address needs, and all of which appear in injection
@@ -114,7 +149,6 @@ function orgId(dataset: OwnerFields): string | undefined {
 
 /** Shortens hostile values quoted in warnings, and makes control characters visible. */
 function quote(value: string): string {
-  // eslint-disable-next-line no-control-regex
   const visible = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '\uFFFD');
   return JSON.stringify(visible.length > 80 ? `${visible.slice(0, 77)}...` : visible);
 }
@@ -154,15 +188,15 @@ export async function resolveRecipients(
           break;
         }
         try {
-          const email = await directory.userEmail(userId);
-          if (email === 'hidden') {
+          const found = await directory.userEmail(userId);
+          if (found && 'hidden' in found) {
             warnings.push(
               `creator: CKAN did not return the e-mail address of user ${quote(userId)}; CKAN shows user e-mail addresses only to sysadmins, so set [ckan] api_token to a sysadmin's token to notify dataset creators`,
             );
-          } else if (email === undefined) {
+          } else if (found === undefined) {
             warnings.push(`creator: user ${quote(userId)} has no e-mail address in CKAN`);
           } else {
-            fromField('creator', email);
+            fromField('creator', found.email);
           }
         } catch (error) {
           warnings.push(`creator: looking up user ${quote(userId)} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -180,8 +214,13 @@ export async function resolveRecipients(
           break;
         }
         try {
-          const { emails, hidden } = await directory.orgAdminEmails(id);
+          const { emails, hidden, membersHidden } = await directory.orgAdminEmails(id);
           for (const email of emails) fromField('org_admins', email);
+          if (membersHidden === true) {
+            warnings.push(
+              `org_admins: CKAN did not list the members of organization ${quote(id)} (ckan.auth.public_user_details is off); set [ckan] api_token to a sysadmin's token to notify organization admins`,
+            );
+          }
           if (hidden > 0) {
             warnings.push(
               `org_admins: CKAN did not return the e-mail address of ${hidden} admin(s) of organization ${quote(id)}; CKAN shows user e-mail addresses only to sysadmins, so set [ckan] api_token to a sysadmin's token`,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mustache from 'mustache';
 import { AppError } from '../errors.js';
-import { outboxPayloadSchema, type Audience, type MailKind, type OutboxPayload, type ParsedOutboxPayload } from './payload.js';
+import { outboxPayloadSchema, type Audience, type MailKind, type ParsedOutboxPayload } from './payload.js';
 
 export type { OutboxPayload } from './payload.js';
 
@@ -70,7 +70,6 @@ export function loadTemplates(templatesDir?: string): TemplateSet {
 
 // --- text helpers ------------------------------------------------------------------------------
 
-// eslint-disable-next-line no-control-regex
 const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu;
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -300,11 +299,12 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 const escapeHtml = (value: unknown): string => String(value).replace(/[&<>"']/gu, (c) => HTML_ESCAPES[c] ?? c);
 
 /**
- * Renders one mail. `kind` picks the templates `<kind>.subject`, `<kind>.text`, `<kind>.html`;
+ * Renders one mail from an `OutboxPayload` (typed `unknown` because it usually comes back from
+ * the database as JSON and is validated here). `kind` picks the templates `<kind>.subject`, `<kind>.text`, `<kind>.html`;
  * the payload is validated first (it comes back from the database as JSON). The subject is forced
  * onto one line and capped, whatever an override template does.
  */
-export function renderMail(kind: MailKind, payload: OutboxPayload | unknown, options: RenderOptions): RenderedMail {
+export function renderMail(kind: MailKind, payload: unknown, options: RenderOptions): RenderedMail {
   const parsed = outboxPayloadSchema.safeParse(payload);
   if (!parsed.success) {
     throw new AppError('INTERNAL', `outbox payload for a ${kind} mail is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { buildOutboxRows } from '../../src/notify/payload.js';
-import { isValidAddress, parseAddressField, resolveRecipients, type OwnerDirectory } from '../../src/notify/recipients.js';
+import { isValidAddress, ownerDirectoryFromCkan, parseAddressField, resolveRecipients, type CkanOwnerLookups, type OwnerDirectory } from '../../src/notify/recipients.js';
 
 /** A CKAN directory as the sync worker would see it, answering from a fixed table. */
-function directory(users: Record<string, string | 'hidden'>, orgs: Record<string, { emails: string[]; hidden: number }> = {}): OwnerDirectory {
+function directory(users: Record<string, string | null>, orgs: Record<string, { emails: string[]; hidden: number }> = {}): OwnerDirectory {
   return {
-    userEmail: async (id) => users[id],
-    orgAdminEmails: async (id) => {
+    userEmail: (id) => {
+      const email = users[id];
+      return Promise.resolve(email === undefined ? undefined : email === null ? { hidden: true as const } : { email });
+    },
+    orgAdminEmails: (id) => {
       const org = orgs[id];
-      if (!org) throw new Error(`organization ${id} not found`);
-      return org;
+      return org ? Promise.resolve(org) : Promise.reject(new Error(`organization ${id} not found`));
     },
   };
 }
@@ -63,7 +65,7 @@ describe('resolveRecipients', () => {
   });
 
   it('says clearly when CKAN hides e-mail addresses (no sysadmin token)', async () => {
-    const dir = directory({ 'u-1': 'hidden' }, { 'o-1': { emails: [], hidden: 2 } });
+    const dir = directory({ 'u-1': null }, { 'o-1': { emails: [], hidden: 2 } });
     const result = await resolveRecipients(dataset, ['creator', 'org_admins'], dir);
     expect(result.owners).toEqual([]);
     expect(result.warnings).toHaveLength(2);
@@ -108,5 +110,37 @@ describe('buildOutboxRows', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ recipient: 'ops@example.org', kind: 'new_version', payload: { noOwnerAddress: true, warnings: ['w'] } });
     expect(buildOutboxRows({ kind: 'new_version', facts, owners: [], admin: undefined })).toEqual([]);
+  });
+});
+
+describe('ownerDirectoryFromCkan', () => {
+  // The shapes the scanner's CKAN client returns for user_show / organization_show (ckan-api.md §6).
+  const users: Record<string, { email?: string | null }> = {
+    'u-admin': { email: 'admin@example.org' },
+    'u-hidden': {},
+    'u-editor': { email: 'editor@example.org' },
+  };
+  const lookups = (members: { id: string | null; name: string; capacity: string | null }[]): CkanOwnerLookups => ({
+    userShow: (id) => Promise.resolve(users[id] ?? {}),
+    organizationShow: () => Promise.resolve({ users: members }),
+  });
+
+  it('returns the admins\' addresses and counts those CKAN hides', async () => {
+    const dir = ownerDirectoryFromCkan(
+      lookups([
+        { id: 'u-admin', name: 'a', capacity: 'admin' },
+        { id: 'u-hidden', name: 'h', capacity: 'admin' },
+        { id: 'u-editor', name: 'e', capacity: 'editor' },
+      ]),
+    );
+    expect(await dir.orgAdminEmails('o-1')).toEqual({ emails: ['admin@example.org'], hidden: 1, membersHidden: false });
+    expect(await dir.userEmail('u-hidden')).toEqual({ hidden: true });
+    expect(await dir.userEmail('u-editor')).toEqual({ email: 'editor@example.org' });
+  });
+
+  it('reports a withheld member list', async () => {
+    const result = await resolveRecipients({ owner_org: 'o-1' }, ['org_admins'], ownerDirectoryFromCkan(lookups([])));
+    expect(result.owners).toEqual([]);
+    expect(result.warnings[0]).toMatch(/did not list the members.*sysadmin/);
   });
 });

@@ -116,7 +116,7 @@ describe('mailer', () => {
     expect(classified.retryable).toBe(retryable);
   });
 
-  it('keeps the SMTP password out of error messages', async () => {
+  it('keeps the SMTP password out of error messages', () => {
     const classified = classifySmtpError(new Error('Invalid login for smtp://user:s3cret-pw@mail.example.org'), ['s3cret-pw']);
     expect(classified.message).not.toContain('s3cret-pw');
   });
