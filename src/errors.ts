@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'FILE_TOO_LARGE'
   | 'TOO_MANY_FILES'
   | 'NO_FILES'
+  | 'SYNC_BUSY'
   // mail
   | 'MAIL_INVALID_ADDRESS'
   | 'MAIL_UNAVAILABLE'
