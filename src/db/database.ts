@@ -40,7 +40,9 @@ export async function openDatabase(cfg: Config['database'], log: Logger, options
   }
   const server = await startEmbeddedPostgres({ dataDir: cfg.dataDir, port: cfg.embeddedPort, log });
   try {
-    await ensureDatabase(server.url('postgres'), EMBEDDED_DATABASE);
+    await ensureDatabase(server.url('postgres'), EMBEDDED_DATABASE).catch((error: unknown) => {
+      throw toDbError(error, `cannot create the database ${EMBEDDED_DATABASE} in the embedded PostgreSQL`);
+    });
     const connectionString = server.url(EMBEDDED_DATABASE);
     const pool = await connectPool(connectionString, log, options);
     return {
@@ -75,8 +77,8 @@ function parseInt8(value: string): number {
 }
 
 const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: string): unknown =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : (pg.types.getTypeParser(oid, format as 'text') as unknown)) as typeof pg.types.getTypeParser,
 };
 
 /** A pool with the project's type parsing; prefer openDatabase(), which also checks the connection. */
@@ -176,8 +178,8 @@ function delay(ms: number): Promise<void> {
 
 /** The SQLSTATE of a pg error, if it is one. */
 export function pgCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
-    const code = (error as { code: string }).code;
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    const code = error.code;
     return /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   }
   return undefined;
@@ -191,7 +193,7 @@ export function pgCode(error: unknown): string | undefined {
 export function toDbError(error: unknown, context: string): AppError {
   if (isAppError(error)) return error;
   const code = pgCode(error);
-  const sysCode = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+  const sysCode = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = redactText(error instanceof Error ? error.message : String(error));
   const unavailable =
     (code !== undefined && (code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '28P01' || code === '28000' || code === '3D000')) ||

@@ -48,6 +48,18 @@ afterAll(async () => {
   await Promise.all([outDir, sqlDir].filter(Boolean).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+/** The migrator in its own process (plain JS over the compiled code), so that it can be killed. */
+const CHILD = `
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+const [outDir, url, sqlDir] = process.argv.slice(1);
+const { createPool, migrate } = await import(pathToFileURL(join(outDir, 'db', 'index.js')).href);
+const { silentLogger } = await import(pathToFileURL(join(outDir, 'log.js')).href);
+const pool = createPool(url, { poolSize: 1 });
+await migrate({ pool }, silentLogger(), { sqlDir });
+await pool.end();
+`;
+
 async function names(sql: string): Promise<string[]> {
   return (await d.pool.query<{ n: string }>(sql)).rows.map((r) => r.n);
 }
@@ -55,7 +67,7 @@ async function names(sql: string): Promise<string[]> {
 it('survives kill -9 in the middle of a migration', async () => {
   const slowUrl = new URL(d.url);
   slowUrl.searchParams.set('options', '-c czs.slow=on');
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'migrate-child.mjs'), outDir, slowUrl.toString(), sqlDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, outDir, slowUrl.toString(), sqlDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));

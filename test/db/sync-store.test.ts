@@ -34,7 +34,7 @@ function plan(kind: StoredPlan['kind'] = 'new_version'): StoredPlan {
     previousFiles: [],
     ruleName: 'tagged',
     dataset: { id: 'x', name: 'x', title: 'X', url: 'http://ckan/dataset/x' },
-  } as unknown as StoredPlan;
+  };
 }
 
 function deposition(id: number): ZDeposition {
