@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import {
+  mapDatasetToZenodo, metadataFingerprint, normaliseLicense, sameLicense, splitCreators,
+  type CkanDatasetLike,
+} from '../../src/zenodo/metadata.js';
+import { makeRule } from '../support/rules.js';
+
+const opts = { ckanUrl: 'https://data.example.org/', today: new Date('2025-03-04T23:59:59Z') };
+const rule = makeRule();
+
+function map(dataset: Partial<CkanDatasetLike> & Record<string, unknown>, r = rule) {
+  return mapDatasetToZenodo({ name: 'ocean-temps', ...dataset }, r, opts);
+}
+
+describe('creators', () => {
+  const cases: [string, string[]][] = [
+    ['Jane Doe', ['Jane Doe']],
+    ['Doe, Jane', ['Doe, Jane']],
+    ['Jane Doe; John Smith', ['Jane Doe', 'John Smith']],
+    ['Doe, Jane; Smith, John', ['Doe, Jane', 'Smith, John']],
+    ['Jane Doe and John Smith', ['Jane Doe', 'John Smith']],
+    ['Jane Doe, John Smith, Ann Lee', ['Jane Doe', 'John Smith', 'Ann Lee']],
+    ['Jane Doe, John Smith and Ann Lee', ['Jane Doe', 'John Smith', 'Ann Lee']],
+    ['Doe, Jane, Smith, John', ['Doe, Jane', 'Smith, John']],
+    ['van der Berg, Jan', ['van der Berg, Jan']],
+    ['Doe, Jane Mary', ['Doe, Jane Mary']],
+    ['  Jane   Doe ;; ; ', ['Jane Doe']],
+    ['Jane Doe; jane doe', ['Jane Doe']],
+    ['Müller, Jürgen; 王 小明', ['Müller, Jürgen', '王 小明']],
+  ];
+  it.each(cases)('splits %j', (input, expected) => {
+    expect(splitCreators(input)).toEqual(expected);
+    expect(map({ author: input }).metadata.creators).toEqual(expected.map((name) => ({ name })));
+  });
+
+  it('falls back to maintainer, then organization title, then "Unknown"', () => {
+    expect(map({ author: '  ', maintainer: 'Data Team' }).metadata.creators).toEqual([{ name: 'Data Team' }]);
+    const org = map({ author: null, maintainer: null, organization: { title: 'Marine Institute', name: 'marine' } });
+    expect(org.metadata.creators).toEqual([{ name: 'Marine Institute' }]);
+    expect(org.warnings.join()).toMatch(/organization "Marine Institute"/);
+    const none = map({});
+    expect(none.metadata.creators).toEqual([{ name: 'Unknown' }]);
+    expect(none.warnings.join()).toMatch(/Unknown/);
+  });
+});
+
+describe('licence', () => {
+  const rows: [string, string][] = [
+    ['cc-by', 'cc-by-4.0'],
+    ['cc-by-sa', 'cc-by-sa-4.0'],
+    ['cc-zero', 'cc0-1.0'],
+    ['cc-nc', 'cc-by-nc-4.0'],
+    ['odc-by', 'odc-by-1.0'],
+    ['odc-odbl', 'odbl-1.0'],
+    ['odc-pddl', 'pddl-1.0'],
+    ['gfdl', 'gfdl'],
+    ['other-open', 'other-open'],
+    ['other-pd', 'other-pd'],
+    ['other-at', 'other-at'],
+    ['other-nc', 'other-nc'],
+    ['other-closed', 'other-closed'],
+    ['notspecified', 'notspecified'],
+    ['uk-ogl', 'uk-ogl'],
+    ['CC-BY-4.0', 'cc-by-4.0'],
+    ['CC0-1.0', 'cc0-1.0'],
+    [' MIT ', 'mit'],
+    ['Apache-2.0', 'apache-2.0'],
+    ['OGL-UK-3.0', 'uk-ogl'],
+  ];
+  it.each(rows)('maps CKAN %j to %j without a warning', (ckan, zenodo) => {
+    const { metadata, warnings } = map({ license_id: ckan, author: 'A B' });
+    expect(metadata.license).toBe(zenodo);
+    expect(warnings).toEqual([]);
+  });
+
+  it('uses the rule default for an unknown or missing licence, with a warning', () => {
+    const custom = makeRule({ name: 'marine', zenodo: { upload_type: 'dataset', access_right: 'open', communities: [], license: 'cc-by-sa' } });
+    const unknown = map({ license_id: 'my-own-licence', author: 'A B' }, custom);
+    expect(unknown.metadata.license).toBe('cc-by-sa-4.0');
+    expect(unknown.warnings.join()).toMatch(/my-own-licence.*cc-by-sa-4.0.*marine/);
+    const missing = map({ author: 'A B' });
+    expect(missing.metadata.license).toBe('cc-by-4.0');
+    expect(missing.warnings.join()).toMatch(/no licence/);
+  });
+
+  // What Zenodo returns for what we send (reference §5.1): a comparison must not see a change.
+  const returned: [string, string | undefined][] = [
+    ['cc-zero', 'cc0-1.0'],
+    ['cc-by-4.0', 'cc-by-4.0'],
+    ['cc-by-sa-4.0', 'cc-by-sa-4.0'],
+    ['odc-by', 'odc-by-1.0'],
+    ['odc-odbl', 'odbl-1.0'],
+    ['odc-pddl', 'pddl-1.0'],
+    ['uk-ogl', 'uk-ogl'],
+    ['mit-license', 'mit'],
+    ['apache2.0', 'apache-2.0'],
+    ['other-open', 'other-open'],
+  ];
+  it.each(returned)('normalises the returned id %j to %j', (back, canonical) => {
+    expect(normaliseLicense(back)).toBe(canonical);
+  });
+
+  it('treats gfdl as equal to the missing licence Zenodo returns for it', () => {
+    expect(sameLicense('gfdl', undefined)).toBe(true);
+    expect(sameLicense('cc0-1.0', 'cc-zero')).toBe(true);
+    expect(sameLicense('cc-by-4.0', 'cc-zero')).toBe(false);
+  });
+});
+
+describe('description', () => {
+  it('renders Markdown to HTML and links back to the CKAN dataset', () => {
+    const { metadata } = map({ notes: '# Buoys\n\nSee **bold** and https://example.org/x' });
+    expect(metadata.description).toContain('<h1>Buoys</h1>');
+    expect(metadata.description).toContain('<strong>bold</strong>');
+    expect(metadata.description).toContain('<a href="https://example.org/x">');
+    expect(metadata.description).toContain('<a href="https://data.example.org/dataset/ocean-temps">');
+  });
+
+  const hostile: [string, string, RegExp][] = [
+    ['script tag', 'Hi <script>alert(1)</script>', /<script/i],
+    ['inline handler', '<img src=x onerror=alert(1)>', /<img/i],
+    ['javascript: link', '[click](javascript:alert(1))', /href="javascript/i],
+    ['JavaScript: mixed case', '[click](JaVaScRiPt:alert(1))', /href="javascript/i],
+    ['data: link', '[x](data:text/html;base64,PHNjcmlwdD4=)', /href="data:/i],
+    ['relative link', '[x](/ckan-admin)', /href="\/ckan-admin/],
+    ['image', '![pixel](https://tracker.example/p.png)', /<img/i],
+    ['data image', '![d](data:image/png;base64,AAAA)', /(src|href)="data:/i],
+    ['iframe', '<iframe src="https://evil.example"></iframe>', /<iframe/i],
+  ];
+  it.each(hostile)('lets no %s through', (_label, notes, forbidden) => {
+    const { metadata } = map({ notes });
+    expect(metadata.description).not.toMatch(forbidden);
+    expect(metadata.description).not.toMatch(/<(script|iframe|img|object|embed|style)\b/i);
+  });
+
+  it('turns an http image into a plain link with its alt text', () => {
+    const { metadata } = map({ notes: '![Map of buoys](https://example.org/map.png)' });
+    expect(metadata.description).toContain('<a href="https://example.org/map.png">Map of buoys</a>');
+  });
+
+  it('escapes the dataset name in the back link', () => {
+    const { metadata } = map({ name: 'a"b<c' });
+    expect(metadata.description).toContain('https://data.example.org/dataset/a%22b%3Cc');
+    expect(metadata.description).not.toContain('a"b<c');
+  });
+});
+
+describe('other fields', () => {
+  it('maps a full dataset', () => {
+    const r = makeRule({ zenodo: { upload_type: 'publication-report', access_right: 'restricted', communities: ['marine', 'marine', ' '] } });
+    const { metadata } = map({
+      title: '  Température\n de la mer — 北海 ',
+      author: 'Jane Doe',
+      tags: [{ name: 'ocean ' }, { name: 'Ocean' }, { name: '' }, { name: 'buoys' }, 'loose', null, 42],
+      version: '2.1',
+      license_id: 'cc-by',
+    }, r);
+    expect(metadata).toEqual({
+      title: 'Température de la mer — 北海',
+      upload_type: 'publication',
+      publication_type: 'report',
+      description: '<p>Archived from <a href="https://data.example.org/dataset/ocean-temps">https://data.example.org/dataset/ocean-temps</a>.</p>',
+      creators: [{ name: 'Jane Doe' }],
+      keywords: ['ocean', 'buoys', 'loose'],
+      license: 'cc-by-4.0',
+      version: '2.1',
+      publication_date: '2025-03-04',
+      access_right: 'restricted',
+      related_identifiers: [{ identifier: 'https://data.example.org/dataset/ocean-temps', relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'url' }],
+      communities: [{ identifier: 'marine' }],
+    });
+  });
+
+  it('survives missing and wrongly typed fields', () => {
+    const { metadata, warnings } = map({ title: null, notes: 7, tags: 'x', version: { weird: true }, organization: 'nope', license_id: ['x'] });
+    expect(metadata.title).toBe('ocean-temps');
+    expect(metadata.version).toBeUndefined();
+    expect(metadata.keywords).toBeUndefined();
+    expect(metadata.creators).toEqual([{ name: 'Unknown' }]);
+    expect(warnings.length).toBeGreaterThan(0);
+  });
+
+  it('reads multilingual titles and drops control characters', () => {
+    expect(map({ title: { de: 'Meer', en: 'Sea data' } }).metadata.title).toBe('Sea data');
+    expect(map({ title: 'Sea\u0000 data\u0007' }).metadata.title).toBe('Sea data');
+  });
+
+  it('warns when the title is too short for Zenodo', () => {
+    const { warnings } = map({ name: 'ab', title: 'ab' });
+    expect(warnings.join()).toMatch(/shorter than the 3 characters/);
+  });
+});
+
+describe('metadataFingerprint', () => {
+  it('ignores publication_date, version and key order, and sees real changes', () => {
+    const a = map({ title: 'Sea data', author: 'Jane Doe', version: '1' }).metadata;
+    const b = mapDatasetToZenodo({ name: 'ocean-temps', title: 'Sea data', author: 'Jane Doe', version: '2' }, rule, { ...opts, today: new Date('2030-01-01') }).metadata;
+    expect(metadataFingerprint(a)).toBe(metadataFingerprint(b));
+    const reordered = Object.fromEntries(Object.entries(a).reverse());
+    expect(metadataFingerprint(reordered)).toBe(metadataFingerprint(a));
+    expect(metadataFingerprint({ ...a, license: 'cc-zero' })).toBe(metadataFingerprint({ ...a, license: 'cc0-1.0' }));
+    expect(metadataFingerprint({ ...a, title: 'Sea data 2' })).not.toBe(metadataFingerprint(a));
+    expect(metadataFingerprint({ ...a, keywords: ['x'] })).not.toBe(metadataFingerprint(a));
+    expect(metadataFingerprint(a)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
