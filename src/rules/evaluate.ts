@@ -67,16 +67,25 @@ function conditions(match: RuleMatch): Condition[] {
  * for non-core names, reference §0 "Extras filter"), so the top-level value must not count.
  */
 export const CORE_KEYS: ReadonlySet<string> = new Set([
-  'id', 'name', 'title', 'notes', 'url', 'version', 'state', 'type', 'private', 'owner_org', 'organization',
-  'groups', 'tags', 'extras', 'resources', 'license_id', 'license_title', 'license_url', 'author', 'author_email',
-  'maintainer', 'maintainer_email', 'metadata_created', 'metadata_modified', 'creator_user_id', 'num_resources',
-  'num_tags', 'isopen', 'relationships_as_subject', 'relationships_as_object', 'capacity', 'text', 'site_id',
+  // CKAN's `index_fields` and what its indexer fills itself (ckan/lib/search/index.py)
+  'id', 'name', 'title', 'notes', 'state', 'type', 'dataset_type', 'capacity', 'license_id', 'license',
+  'organization', 'owner_org', 'groups', 'tags', 'res_format', 'res_url', 'res_type', 'res_name',
+  'res_description', 'text', 'site_id', 'metadata_modified', 'metadata_created', 'author', 'maintainer',
+  'url', 'version', 'private', 'creator_user_id', 'entity_type', 'permission_labels', 'index_id',
+  'extras', 'resources', 'title_string', 'urls', 'ckan_url', 'download_url', 'validated_data_dict', 'data_dict',
+  // dictized-only fields that never reach the index as extras
+  'license_title', 'license_url', 'author_email', 'maintainer_email', 'isopen',
 ]);
+
+/** Whether a top-level key of a dataset dict can hold a (scheming) extra. */
+export function isExtraKey(key: string): boolean {
+  return !CORE_KEYS.has(key) && !key.startsWith('num_') && !key.startsWith('relationships_');
+}
 
 /** Every value `key` has on the dataset: from the extras list and, for scheming sites, top level. */
 export function extraValues(dataset: CkanDataset, key: string): string[] {
   const values = dataset.extras.filter((e) => e.key === key).map((e) => e.value);
-  if (!CORE_KEYS.has(key) && Object.hasOwn(dataset, key)) {
+  if (isExtraKey(key) && Object.hasOwn(dataset, key)) {
     const top = dataset[key];
     if (typeof top === 'string') values.push(top);
     else if (typeof top === 'number' || typeof top === 'boolean') values.push(String(top));

@@ -13,7 +13,7 @@
  * scheming fields are extras in the index too (§3.3 "Scheming note"), hence the OR of both.
  * `private` is indexed as `capacity:private|public`.
  */
-import { CORE_KEYS } from './evaluate.js';
+import { isExtraKey } from './evaluate.js';
 import type { RuleMatch, Rules } from './types.js';
 
 /** `undefined` = no filter at all (some rule can match any dataset). */
@@ -54,7 +54,7 @@ function compileMatch(match: RuleMatch): string | typeof ALL | typeof NONE {
     for (const [key, value] of Object.entries(match.extras)) {
       if (!SAFE_FIELD.test(key)) continue;
       const forms = [`extras_${key}:${quote(value)}`];
-      if (!CORE_KEYS.has(key)) forms.push(`${key}:${quote(value)}`);
+      if (isExtraKey(key)) forms.push(`${key}:${quote(value)}`);
       conjuncts.push(disjunction(forms));
     }
   }

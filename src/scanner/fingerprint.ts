@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Rule } from '../rules/types.js';
 import type { CkanDataset, CkanResource } from './ckan-types.js';
+import { mapDatasetToZenodo, metadataFingerprint } from '../zenodo/metadata.js';
 
 export type ResourceFingerprints = Record<string, string>;
 
@@ -33,29 +34,20 @@ export function resourceFingerprint(resource: CkanResource): string {
 }
 
 /**
- * The fields the Zenodo metadata mapping reads (DESIGN.md "CKAN → Zenodo metadata") plus the rule
- * that shapes the mapped record. Kept to what the mapping uses so write-back extras do not count.
+ * Fingerprint of the Zenodo metadata this dataset maps to under `rule` (src/zenodo/metadata.ts),
+ * which leaves out publication_date and version-specific fields; the CKAN URL only shapes the
+ * link back to the dataset.
  */
-export function metadataFingerprint(dataset: CkanDataset, rule: Pick<Rule, 'name' | 'zenodo'>): string {
-  return digest({
-    title: dataset.title,
-    notes: dataset.notes,
-    author: dataset['author'] ?? null,
-    maintainer: dataset['maintainer'] ?? null,
-    organization: dataset.organization?.title ?? dataset.organization?.name ?? null,
-    tags: dataset.tags.filter((t) => t.vocabulary_id === null).map((t) => t.name).sort(),
-    license: dataset.license_id,
-    version: dataset['version'] ?? null,
-    name: dataset.name,
-    rule: rule.name,
-    zenodo: rule.zenodo,
-  });
+export function datasetMetadataFingerprint(dataset: CkanDataset, rule: Rule, ckanUrl: string): string {
+  return metadataFingerprint(mapDatasetToZenodo(dataset, rule, { ckanUrl, today: EPOCH }).metadata);
 }
 
-export function fingerprintDataset(dataset: CkanDataset, rule: Pick<Rule, 'name' | 'zenodo'>): DatasetFingerprints {
+const EPOCH = new Date(0);
+
+export function fingerprintDataset(dataset: CkanDataset, rule: Rule, ckanUrl: string): DatasetFingerprints {
   // fromEntries defines own properties: a hostile resource id "__proto__" stays a plain key.
   const resources: ResourceFingerprints = Object.fromEntries(dataset.resources.map((r) => [r.id, resourceFingerprint(r)]));
-  return { metadata: metadataFingerprint(dataset, rule), resources };
+  return { metadata: datasetMetadataFingerprint(dataset, rule, ckanUrl), resources };
 }
 
 /** Resource ids added, changed and removed between two fingerprint sets (current order kept). */

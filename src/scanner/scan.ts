@@ -246,7 +246,7 @@ async function handlePage(
         }
         continue;
       }
-      const fp = fingerprintDataset(dataset, rule);
+      const fp = fingerprintDataset(dataset, rule, deps.ckan.baseUrl);
       const wasSelected = prev !== undefined && prev.rule !== null && !prev.gone;
       const diff = diffResources(prev?.resources ?? {}, fp.resources);
       const metadataChanged = prev?.metadataFingerprint !== fp.metadata;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -59,10 +60,10 @@ describe('CKAN client', () => {
     await client.packageShow('d1');
     expect(ckan.seen[0]?.authorization).toBe('secret-token');
     const direct = await client.download(`${other.url}/direct.csv`);
-    expect(await direct.body.text()).toBe('a,b\n');
+    expect(await text(direct.body)).toBe('a,b\n');
     const redirected = await client.download(`${ckan.url}/dataset/d1/resource/r1/download/file.csv`);
     expect(redirected.size).toBe(4);
-    await redirected.body.dump();
+    await text(redirected.body);
     expect(ckan.seen.at(-1)?.authorization).toBe('secret-token');
     expect(other.seen.map((s) => s.authorization)).toEqual([undefined, undefined]);
   });

@@ -17,17 +17,18 @@ function dataset(raw: Record<string, unknown> = {}): CkanDataset {
   return parsed.dataset;
 }
 const rule = makeRule();
+const URL_ = 'https://ckan.example';
 
 describe('fingerprints', () => {
   it('our own DOI write-back (an extra, a new metadata_modified) is not a change', () => {
-    const before = fingerprintDataset(dataset(), rule);
-    const after = fingerprintDataset(dataset({ extras: [{ key: 'zenodo_doi', value: '10.5281/zenodo.1' }], metadata_modified: '2025-02-01T00:00:00' }), rule);
+    const before = fingerprintDataset(dataset(), rule, URL_);
+    const after = fingerprintDataset(dataset({ extras: [{ key: 'zenodo_doi', value: '10.5281/zenodo.1' }], metadata_modified: '2025-02-01T00:00:00' }), rule, URL_);
     expect(after).toEqual(before);
   });
 
   it('a new title changes the metadata fingerprint only', () => {
-    const before = fingerprintDataset(dataset(), rule);
-    const after = fingerprintDataset(dataset({ title: 'New' }), rule);
+    const before = fingerprintDataset(dataset(), rule, URL_);
+    const after = fingerprintDataset(dataset({ title: 'New' }), rule, URL_);
     expect(after.metadata).not.toBe(before.metadata);
     expect(after.resources).toEqual(before.resources);
   });
@@ -40,10 +41,10 @@ describe('fingerprints', () => {
     ['metadata_modified', { metadata_modified: '2025-03-01T00:00:00' }],
     ['datastore flag', { datastore_active: true }],
   ])('a resource %s change is a changed resource', (_name, patch) => {
-    const before = fingerprintDataset(dataset(), rule);
+    const before = fingerprintDataset(dataset(), rule, URL_);
     const d = dataset();
     const raw = { ...d, resources: [{ ...d.resources[0], ...patch }, d.resources[1]] };
-    const after = fingerprintDataset(dataset(raw), rule);
+    const after = fingerprintDataset(dataset(raw), rule, URL_);
     expect(diffResources(before.resources, after.resources)).toEqual({ added: [], changed: ['r1'], removed: [] });
   });
 
@@ -52,7 +53,7 @@ describe('fingerprints', () => {
   });
 
   it('a resource id "__proto__" is an ordinary key', () => {
-    const fp = fingerprintDataset(dataset({ resources: [{ id: '__proto__', url: 'http://x' }] }), rule);
+    const fp = fingerprintDataset(dataset({ resources: [{ id: '__proto__', url: 'http://x' }] }), rule, URL_);
     expect(Object.keys(fp.resources)).toEqual(['__proto__']);
     expect(diffResources({}, fp.resources).added).toEqual(['__proto__']);
   });
