@@ -1,0 +1,526 @@
+/**
+ * The daemon's HTTP server (node:http, no framework): /healthz, /metrics, the JSON API and the
+ * read-only status pages.
+ *
+ * Access (DESIGN.md "Security": bind to localhost, bearer token for anything that changes state):
+ * - /healthz, /metrics and /static/app.js are always open: health checks and Prometheus scrapers
+ *   carry no credentials, and neither response names a dataset or holds a secret.
+ * - The status pages and GET /api/* are open to everyone only with `[http] public_status = true`.
+ *   Otherwise they need the token, as `Authorization: Bearer <token>` or, for a browser, the
+ *   session cookie set by the /login form (an HMAC of the token, see auth.ts). The token never
+ *   appears in a URL or a page. With no token configured and public_status off they answer 503
+ *   and say how to enable them: private-by-default is the safe side when someone later changes
+ *   `listen` to a public address.
+ * - Queuing a sync (POST /api/datasets/:id/sync, or the no-JavaScript form) always needs the
+ *   token itself — never the cookie, so a cross-site form cannot trigger syncs — and is refused
+ *   with 503 when no token is configured.
+ *
+ * Hardening: request bodies are capped, header and request timeouts bound slow clients, unknown
+ * routes get 404 JSON and wrong methods 405; errors are logged and answered with a generic message,
+ * so that no stack, SQL, database URL or token ever reaches a response.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { AppError, isAppError } from '../errors.js';
+import { redactText, type Logger } from '../log.js';
+import type { StatusQueries } from '../db/status-queries.js';
+import { APP_SCRIPT } from './app-script.js';
+import { bearerToken, clearedSessionCookie, hasSession, sessionCookie, tokenMatches } from './auth.js';
+import type { MetricsSnapshot } from '../metrics.js';
+import { collectMetrics, renderPrometheus } from './metrics.js';
+import { ARCHIVE_MESSAGES, renderDataset, renderLogin, renderMessage, renderOverview } from './pages.js';
+import { cronInterval, loadDatasetView, loadOverview } from './status-data.js';
+
+export interface TriggerResult {
+  /** false when a sync of the dataset was already queued (the stately queue dropped this one). */
+  queued: boolean;
+  jobId?: string;
+  reason?: string;
+}
+
+export interface HttpConfig {
+  /** host:port, `[::1]:8080` for IPv6; port 0 picks a free port. */
+  listen: string;
+  token: string | undefined;
+  publicStatus: boolean;
+  ckanUrl: string;
+  scanCron: string;
+  /** IANA zone the scan cron runs in (`[schedule] timezone`); default UTC. */
+  scanTimezone?: string;
+}
+
+export interface HttpDeps {
+  status: StatusQueries;
+  /**
+   * Queues a sync of the dataset (id or name). May throw AppError CKAN_NOT_FOUND (→ 404) or
+   * USAGE (→ 400); anything else is a 500 with the details in the log only.
+   */
+  triggerSync(datasetIdOrName: string): Promise<TriggerResult>;
+  /** The daemon's in-process counters (src/metrics.ts); DB-derived figures are added here. */
+  metrics(): Promise<MetricsSnapshot>;
+  config: HttpConfig;
+  log: Logger;
+}
+
+export interface HttpServer {
+  /** http://host:port actually bound (the real port when `listen` asked for 0). */
+  url: string;
+  /** Stops accepting, ends open connections; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Largest request body accepted (the API takes tiny JSON, the forms one token). */
+export const MAX_BODY_BYTES = 16 * 1024;
+/**
+ * An oversized body is read and discarded up to this size before the 413 goes out, so that the
+ * client (which is still sending) reads the answer instead of a connection reset; beyond it the
+ * connection is closed.
+ */
+const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
+const HEALTH_DB_TIMEOUT_MS = 5_000;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; img-src data:",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(listen.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new AppError('CONFIG_INVALID', `[http] listen must be host:port (e.g. 127.0.0.1:8080), got "${listen}"`);
+  }
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '127.0.0.1' : host, port };
+}
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: string[];
+}
+
+type Handler = (ctx: Ctx) => Promise<void>;
+
+interface Route {
+  pattern: RegExp;
+  get?: Handler;
+  post?: Handler;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`, headers);
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+  send(res, status, 'text/html; charset=utf-8', html, headers);
+}
+
+function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): void {
+  send(res, 303, 'text/plain; charset=utf-8', 'See Other\n', { Location: location, ...headers });
+}
+
+/**
+ * Reads the body up to MAX_BODY_BYTES. A larger one is drained (up to MAX_DRAIN_BYTES) and
+ * rejected with 413; past that, the connection is marked for closing.
+ */
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > MAX_DRAIN_BYTES) {
+    res.setHeader('Connection', 'close');
+    return Promise.reject(new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (error: HttpError): void => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > MAX_DRAIN_BYTES) {
+        res.setHeader('Connection', 'close');
+        req.pause();
+        fail(new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`));
+      }
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) fail(new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`));
+      else if (!settled) {
+        settled = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.on('error', () => fail(new HttpError(400, 'request body could not be read')));
+  });
+}
+
+async function readForm(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams> {
+  const body = await readBody(req, res);
+  return new URLSearchParams(body.toString('utf8'));
+}
+
+/** A CKAN id or name from the path: printable, bounded. */
+function datasetParam(raw: string | undefined): string {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw ?? '');
+  } catch {
+    throw new HttpError(400, 'malformed dataset id in the path');
+  }
+  if (value === '' || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) throw new HttpError(400, 'invalid dataset id or name');
+  return value;
+}
+
+export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
+  const { status, config, log } = deps;
+  const token = config.token === '' ? undefined : config.token;
+  const secrets = token === undefined ? [] : [token];
+  const { host, port } = parseListen(config.listen);
+
+  const canRead = (req: IncomingMessage): boolean =>
+    config.publicStatus || tokenMatches(bearerToken(req), token) || hasSession(req, token);
+
+  /** For JSON routes; throws the right 401/503. */
+  const requireApiRead = (req: IncomingMessage): void => {
+    if (canRead(req)) return;
+    if (token === undefined) {
+      throw new HttpError(503, 'the status API is private: set [http] token to enable it (and send it as a Bearer token), or set [http] public_status = true');
+    }
+    throw new HttpError(401, 'authentication required: send Authorization: Bearer <[http] token>', { 'WWW-Authenticate': 'Bearer' });
+  };
+
+  /** For HTML routes: answers (redirect to /login, or the "disabled" page) and returns false. */
+  const pageAccess = (ctx: Ctx): boolean => {
+    if (canRead(ctx.req)) return true;
+    if (token === undefined) sendHtml(ctx.res, 503, renderLogin({ configured: false, failed: false }));
+    else redirect(ctx.res, '/login');
+    return false;
+  };
+
+  const trigger = async (datasetId: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    try {
+      const result = await deps.triggerSync(datasetId);
+      log.info({ datasetId, queued: result.queued, jobId: result.jobId }, 'sync requested over HTTP');
+      return {
+        status: 202,
+        body: {
+          queued: result.queued,
+          ...(result.jobId === undefined ? {} : { jobId: result.jobId }),
+          ...(result.reason === undefined ? {} : { reason: redactText(result.reason, secrets) }),
+        },
+      };
+    } catch (error) {
+      if (isAppError(error) && error.code === 'CKAN_NOT_FOUND') return { status: 404, body: { error: 'dataset not found' } };
+      if (isAppError(error) && error.code === 'USAGE') return { status: 400, body: { error: redactText(error.message, secrets) } };
+      if (isAppError(error) && error.code === 'DB_UNAVAILABLE') {
+        log.error({ err: error, datasetId }, 'sync request failed');
+        return { status: 503, body: { error: 'the database is unavailable; try again later' } };
+      }
+      log.error({ err: error, datasetId }, 'sync request failed');
+      return { status: 500, body: { error: 'internal error; see the daemon log' } };
+    }
+  };
+
+  const routes: Route[] = [
+    {
+      pattern: /^\/healthz$/,
+      get: async ({ res }) => {
+        try {
+          await withTimeout(status.ping(), HEALTH_DB_TIMEOUT_MS);
+        } catch (error) {
+          log.warn({ err: error }, 'health check: database unreachable');
+          sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+          return;
+        }
+        const scans = await status.lastScans(10);
+        const last = scans.find((s) => s.kind === 'scan');
+        const now = Date.now();
+        const lastScan = last
+          ? {
+              status: last.status,
+              startedAt: last.startedAt,
+              finishedAt: last.finishedAt,
+              ageSeconds: Math.round((now - (last.finishedAt ?? last.startedAt).getTime()) / 1000),
+            }
+          : null;
+        // A scheduler that stopped firing is the failure nothing else reports: the scan cron
+        // promises a scan per interval, so three missed intervals (plus slack for a long scan)
+        // mean the daemon is not doing its job even though it answers.
+        const interval = cronInterval(config.scanCron, config.scanTimezone);
+        if (last && interval !== null) {
+          const allowedMs = 3 * interval + 15 * 60_000;
+          if (now - last.startedAt.getTime() > allowedMs) {
+            sendJson(res, 503, {
+              status: 'unavailable',
+              reason: `no scan started for ${Math.round((now - last.startedAt.getTime()) / 60_000)} min (expected every ${Math.round(interval / 60_000)} min)`,
+              database: 'reachable',
+              lastScan,
+            });
+            return;
+          }
+        }
+        sendJson(res, 200, { status: 'ok', database: 'reachable', lastScan });
+      },
+    },
+    {
+      pattern: /^\/metrics$/,
+      get: async ({ res }) => {
+        const body = renderPrometheus(await collectMetrics(status, await deps.metrics()));
+        send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', body);
+      },
+    },
+    {
+      pattern: /^\/static\/app\.js$/,
+      get: ({ res }) => {
+        send(res, 200, 'text/javascript; charset=utf-8', APP_SCRIPT, { 'Cache-Control': 'no-cache' });
+        return Promise.resolve();
+      },
+    },
+    {
+      pattern: /^\/api\/status$/,
+      get: async ({ req, res, url }) => {
+        requireApiRead(req);
+        const overview = await loadOverview(status, { query: searchQuery(url), scanCron: config.scanCron, ...tz(config), secrets });
+        sendJson(res, 200, overview);
+      },
+    },
+    {
+      pattern: /^\/api\/datasets\/([^/]+)$/,
+      get: async ({ req, res, params }) => {
+        requireApiRead(req);
+        const id = datasetParam(params[0]);
+        const view = await loadDatasetView(status, id, { secrets });
+        if (!view) throw new HttpError(404, 'unknown dataset: no scan, link or sync has seen it');
+        sendJson(res, 200, view);
+      },
+    },
+    {
+      pattern: /^\/api\/datasets\/([^/]+)\/sync$/,
+      post: async ({ req, res, params }) => {
+        if (token === undefined) throw new HttpError(503, 'queuing syncs over HTTP is disabled: set [http] token to enable');
+        if (!tokenMatches(bearerToken(req), token)) {
+          throw new HttpError(401, 'authentication required: send Authorization: Bearer <[http] token>', { 'WWW-Authenticate': 'Bearer' });
+        }
+        const id = datasetParam(params[0]);
+        const body = await readBody(req, res);
+        if (body.length > 0) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(body.toString('utf8'));
+          } catch {
+            throw new HttpError(400, 'malformed JSON body');
+          }
+          if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'the body must be a JSON object (or empty)');
+        }
+        const result = await trigger(id);
+        sendJson(res, result.status, result.body);
+      },
+    },
+    {
+      pattern: /^\/$/,
+      get: async (ctx) => {
+        if (!pageAccess(ctx)) return;
+        const overview = await loadOverview(status, { query: searchQuery(ctx.url), scanCron: config.scanCron, ...tz(config), secrets });
+        sendHtml(ctx.res, 200, renderOverview(overview, { ckanUrl: config.ckanUrl, signedIn: hasSession(ctx.req, token) }));
+      },
+    },
+    {
+      pattern: /^\/datasets\/([^/]+)$/,
+      get: async (ctx) => {
+        if (!pageAccess(ctx)) return;
+        const id = datasetParam(ctx.params[0]);
+        const view = await loadDatasetView(status, id, { secrets });
+        if (!view) {
+          sendHtml(ctx.res, 404, renderMessage('Unknown dataset', 'No scan, link or sync has seen this dataset.'));
+          return;
+        }
+        const message = ctx.url.searchParams.get('archive') ?? undefined;
+        sendHtml(
+          ctx.res,
+          200,
+          renderDataset(view, {
+            ckanUrl: config.ckanUrl,
+            signedIn: hasSession(ctx.req, token),
+            message: message !== undefined && Object.hasOwn(ARCHIVE_MESSAGES, message) ? message : undefined,
+          }),
+        );
+      },
+    },
+    {
+      // The "Archive now" form without JavaScript: the token comes in the form body, so a
+      // cross-site page cannot submit it for the operator (it does not know the token).
+      pattern: /^\/datasets\/([^/]+)\/archive$/,
+      post: async ({ req, res, params }) => {
+        const id = datasetParam(params[0]);
+        const back = (outcome: string): void => redirect(res, `/datasets/${encodeURIComponent(id)}?archive=${outcome}`);
+        const form = await readForm(req, res);
+        if (token === undefined) return back('disabled');
+        if (!tokenMatches(form.get('token') ?? undefined, token)) return back('denied');
+        const result = await trigger(id);
+        if (result.status !== 202) return back('failed');
+        return back(result.body.queued === false ? 'already-queued' : 'queued');
+      },
+    },
+    {
+      pattern: /^\/login$/,
+      get: ({ res }) => {
+        sendHtml(res, token === undefined ? 503 : 200, renderLogin({ configured: token !== undefined, failed: false }));
+        return Promise.resolve();
+      },
+      post: async ({ req, res }) => {
+        const form = await readForm(req, res);
+        if (token === undefined) return sendHtml(res, 503, renderLogin({ configured: false, failed: false }));
+        if (!tokenMatches(form.get('token') ?? undefined, token)) {
+          log.warn('status page sign-in with a wrong token');
+          return sendHtml(res, 401, renderLogin({ configured: true, failed: true }));
+        }
+        redirect(res, '/', { 'Set-Cookie': sessionCookie(token) });
+      },
+    },
+    {
+      pattern: /^\/logout$/,
+      post: ({ res }) => {
+        redirect(res, '/login', { 'Set-Cookie': clearedSessionCookie() });
+        return Promise.resolve();
+      },
+    },
+  ];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendJson(res, 400, { error: 'malformed request URL' });
+      return;
+    }
+    const route = routes.find((r) => r.pattern.test(url.pathname));
+    if (!route) {
+      sendJson(res, 404, { error: 'not found' });
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const handler = method === 'GET' || method === 'HEAD' ? route.get : method === 'POST' ? route.post : undefined;
+    if (!handler) {
+      const allow = [route.get ? 'GET, HEAD' : '', route.post ? 'POST' : ''].filter((m) => m !== '').join(', ');
+      sendJson(res, 405, { error: `method ${method} not allowed` }, { Allow: allow });
+      return;
+    }
+    const params = (route.pattern.exec(url.pathname) ?? []).slice(1);
+    try {
+      await handler({ req, res, url, params });
+    } catch (error) {
+      if (error instanceof HttpError) {
+        sendJson(res, error.status, { error: redactText(error.message, secrets) }, error.headers);
+        return;
+      }
+      log.error({ err: error, method, path: url.pathname }, 'HTTP request failed');
+      if (res.headersSent) res.destroy();
+      else if (isAppError(error) && error.code === 'DB_UNAVAILABLE') sendJson(res, 503, { error: 'the database is unavailable; try again later' });
+      else sendJson(res, 500, { error: 'internal error; see the daemon log' });
+    }
+  };
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'HTTP handler crashed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  // An idle or trickling socket must not be held forever (slowloris).
+  server.setTimeout(60_000, (socket: Socket) => socket.destroy());
+  server.maxRequestsPerSocket = 1000;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        new AppError(
+          'CONFIG_INVALID',
+          error.code === 'EADDRINUSE'
+            ? `cannot listen on ${config.listen}: the address is in use by another program; change [http] listen`
+            : `cannot listen on ${config.listen}: ${error.message}; check [http] listen`,
+          { cause: error },
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => log.error({ err: error }, 'HTTP server error'));
+
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  log.info({ url, publicStatus: config.publicStatus, tokenConfigured: token !== undefined }, 'HTTP status server listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
+  };
+}
+
+function searchQuery(url: URL): string {
+  return (url.searchParams.get('q') ?? '').trim().slice(0, 200);
+}
+
+function tz(config: HttpConfig): { scanTimezone?: string } {
+  return config.scanTimezone === undefined ? {} : { scanTimezone: config.scanTimezone };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
