@@ -11,7 +11,8 @@
  * `organization` (the org name), `groups`, `license_id`, `name` are exact strings; every extra is
  * indexed as `extras_<key>` (tokenised) and, unless the key is a core field, as `<key>` (exact);
  * scheming fields are extras in the index too (§3.3 "Scheming note"), hence the OR of both.
- * `private` is indexed as `capacity:private|public`.
+ * `private` is indexed as `capacity:private|public`. Extras keys ending in `_date` are not
+ * filtered on (date-typed fields in Solr).
  */
 import { isExtraKey } from './evaluate.js';
 import type { RuleMatch, Rules } from './types.js';
@@ -52,7 +53,10 @@ function compileMatch(match: RuleMatch): string | typeof ALL | typeof NONE {
   if (match.private !== undefined) conjuncts.push(`capacity:${match.private ? 'private' : 'public'}`);
   if (match.extras !== undefined) {
     for (const [key, value] of Object.entries(match.extras)) {
-      if (!SAFE_FIELD.test(key)) continue;
+      // `*_date` keys: the bare copy is a Solr date field (a text value there is a 400 "Invalid
+      // Date String"), and Solr versions disagree on whether `extras_*` or `*_date` wins for
+      // `extras_<k>_date`. Not filtering on them only widens the fq.
+      if (!SAFE_FIELD.test(key) || key.endsWith('_date')) continue;
       const forms = [`extras_${key}:${quote(value)}`];
       if (isExtraKey(key)) forms.push(`${key}:${quote(value)}`);
       conjuncts.push(disjunction(forms));
