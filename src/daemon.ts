@@ -1,0 +1,267 @@
+/**
+ * The composition root (STYLE.md 1): builds every component from the configuration, wires them
+ * together and tears them down in reverse order, also when start-up fails half way.
+ *
+ * `run` = migrations + schedules (scan, reconcile) + sync and notify workers + HTTP server.
+ * `worker` = the workers only, for more machines against the same PostgreSQL.
+ */
+import cron from 'node-cron';
+import { readFileSync } from 'node:fs';
+import type { Config } from './config/types.js';
+import type { Rules } from './rules/types.js';
+import type { Logger } from './log.js';
+import { AppError, toAppError } from './errors.js';
+import { openDatabase, migrate, type Database } from './db/index.js';
+import { createSyncStore } from './db/sync-queries.js';
+import { openSyncDatasets } from './db/locks.js';
+import { startQueue, QUEUE_SYNC, enqueueSync, type Queue, type SyncJobData } from './queue/boss.js';
+import { createCkanClient, type CkanClient } from './scanner/ckan-client.js';
+import { runScan, runReconcile, type ScanReport, type ReconcileReport } from './scanner/scan.js';
+import { resourceFingerprint } from './scanner/fingerprint.js';
+import type { CkanDataset as ScannerDataset } from './scanner/ckan-types.js';
+import { matchRule } from './rules/evaluate.js';
+import { createMailer } from './notify/mailer.js';
+import { createNotifyWorker, type NotifyWorker } from './notify/notify-worker.js';
+import { ownerDirectoryFromCkan } from './notify/recipients.js';
+import { createDownloadDispatcher, openSource } from './sync/source.js';
+import { createMailBuilder } from './sync/mails.js';
+import { ckanPort } from './sync/ckan-port.js';
+import { createSyncRunner, type SyncRunner } from './sync/job.js';
+import type { SyncDeps, SyncOutcome } from './sync/worker.js';
+import type { CkanDataset, CkanResource } from './sync/ports.js';
+import { createZenodoClient, type ZenodoClient } from './zenodo/client.js';
+import { mapDatasetToZenodo, metadataFingerprint } from './zenodo/metadata.js';
+import { zenodoPort } from './sync/zenodo-port.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+export type DaemonMode = 'run' | 'worker';
+
+export interface DaemonOptions {
+  config: Config;
+  rules: Rules;
+  log: Logger;
+  mode: DaemonMode;
+  /** false: no cron schedules (the demo and tests trigger scans themselves). Default true in `run`. */
+  schedule?: boolean;
+  /** false: no HTTP server. Default true in `run`. */
+  http?: boolean;
+  /** false: no sync workers (the one-shot `sync` command runs its sync itself). Default true. */
+  workers?: boolean;
+  /** Poll interval of idle sync workers; default 2 s. */
+  pollingIntervalSeconds?: number;
+  /** Called after each recorded sync step (progress output, crash points in tests). */
+  onStep?: SyncDeps['onStep'];
+}
+
+export interface Daemon {
+  db: Database;
+  queue: Queue;
+  metrics: Metrics;
+  httpUrl: string | undefined;
+  scanNow(): Promise<ScanReport>;
+  reconcileNow(): Promise<ReconcileReport>;
+  /** Queues a sync of one dataset (id or name) now; null job id when one is already queued. */
+  triggerSync(idOrName: string, trigger?: SyncJobData['trigger']): Promise<{ queued: boolean; jobId: string | null; datasetId: string }>;
+  /** Runs one sync in this process, outside the queue (the `sync` command). */
+  syncNow(idOrName: string, trigger?: string): Promise<SyncOutcome>;
+  /** Resolves when no sync job is queued or active and the outbox has nothing due. */
+  idle(timeoutMs?: number): Promise<void>;
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export function userAgent(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `ckan-zenodo-sync/${pkg.version} (+https://github.com/ckan-zenodo-sync)`;
+}
+
+/** Runs `release` functions in reverse order of registration, logging (not throwing) failures. */
+function releasers(log: Logger): { add(name: string, fn: () => Promise<void> | void): void; releaseAll(): Promise<void> } {
+  const stack: { name: string; fn: () => Promise<void> | void }[] = [];
+  return {
+    add(name, fn) {
+      stack.push({ name, fn });
+    },
+    async releaseAll() {
+      while (stack.length > 0) {
+        const { name, fn } = stack.pop()!;
+        try {
+          await fn();
+        } catch (error) {
+          log.error({ err: error, component: name }, 'error while stopping');
+        }
+      }
+    },
+  };
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { config, rules, log } = options;
+  const release = releasers(log);
+  try {
+    const db = await openDatabase(config.database, log);
+    release.add('database', () => db.close());
+    await migrate(db, log);
+
+    const queue = await startQueue({ connectionString: db.connectionString, log, syncRetryLimit: config.sync.maxAttempts, max: Math.max(4, config.sync.concurrency + 2) });
+    release.add('queue', () => queue.stop({ timeoutMs: config.sync.drainTimeoutMs, graceful: true }));
+
+    const metrics = createMetrics();
+    const agent = userAgent();
+    const ckan: CkanClient = createCkanClient({ baseUrl: config.ckan.url, apiToken: config.ckan.apiToken, log, timeoutMs: config.ckan.timeoutMs, userAgent: agent });
+    release.add('ckan client', () => ckan.close());
+    if (!config.zenodo.token) {
+      throw new AppError('CONFIG_INVALID', 'no Zenodo token: set [zenodo] token, ZENODO_TOKEN or [zenodo] token_file (a personal access token with deposit:write and deposit:actions)');
+    }
+    const zenodo: ZenodoClient = createZenodoClient({
+      baseUrl: config.zenodo.url,
+      token: config.zenodo.token,
+      log,
+      userAgent: agent,
+      timeoutMs: config.zenodo.timeoutMs,
+      onResponse: (status: number) => metrics.zenodoResponse(status),
+    });
+    release.add('zenodo client', () => zenodo.close());
+    const policy = { allowedHosts: config.sync.allowedHosts };
+    const downloads = createDownloadDispatcher(policy, config.ckan.timeoutMs);
+    release.add('download dispatcher', () => downloads.close());
+
+    const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log });
+    release.add('mailer', () => mailer.close());
+
+    const syncDeps: SyncDeps = {
+      store: createSyncStore(db.pool),
+      zenodo: zenodoPort(zenodo, (bytes) => metrics.uploaded(bytes)),
+      ckan: ckanPort(ckan),
+      rules,
+      matchRule: (r, dataset) => matchRule(r, dataset as unknown as ScannerDataset),
+      mapMetadata: (dataset: CkanDataset, rule) => {
+        const { metadata } = mapDatasetToZenodo(dataset as never, rule, { ckanUrl: config.ckan.url, today: new Date() });
+        return { metadata: metadata as unknown as Record<string, unknown>, fingerprint: metadataFingerprint(metadata) };
+      },
+      fingerprintResource: (r: CkanResource) => resourceFingerprint(r as never),
+      openSource: async (file) => {
+        const opened = await openSource(file.source.url, { ckanUrl: config.ckan.url, ckanToken: config.ckan.apiToken, policy, spoolDir: config.sync.spoolDir, userAgent: agent, timeoutMs: config.ckan.timeoutMs, dispatcher: downloads });
+        return opened;
+      },
+      mails: createMailBuilder({
+        ckanUrl: config.ckan.url,
+        admin: config.mail.admin,
+        linkExtra: config.sync.linkExtra,
+        directory: ownerDirectoryFromCkan(ckan),
+        secrets,
+        log,
+        recordUrl: (id, html) => html ?? `${config.zenodo.url.replace(/\/+$/, '')}/records/${id}`,
+      }),
+      ckanUrl: config.ckan.url,
+      linkExtra: config.sync.linkExtra,
+      writeBack: config.sync.writeBack,
+      maxAttempts: config.sync.maxAttempts,
+      log,
+      onStep: options.onStep,
+    };
+
+    let notify: NotifyWorker | undefined;
+    const runner: SyncRunner = createSyncRunner(db.pool, syncDeps, (outcome) => {
+      metrics.syncOutcome(outcome.state);
+      // The outbox rows were committed with the outcome: send them now rather than at the next tick.
+      if (outcome.state === 'done' || outcome.state === 'failed') void notify?.wake().catch((error: unknown) => log.warn({ err: error }, 'could not wake the notifier'));
+    });
+
+    notify = await createNotifyWorker({ boss: queue.boss, db, mailer, log, templatesDir: config.mail.templatesDir, admin: config.mail.admin });
+    release.add('notify worker', () => notify?.stop());
+
+    const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
+    const workIds: string[] = [];
+    for (let i = 0; i < (options.workers === false ? 0 : config.sync.concurrency); i++) {
+      workIds.push(
+        await queue.boss.work<SyncJobData>(QUEUE_SYNC, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds }, async ([job]) => {
+          if (!job) return;
+          const outcome = await runner.run({ datasetId: job.data.datasetId, trigger: job.data.trigger, attempt: job.retryCount + 1 });
+          return { state: outcome.state };
+        }),
+      );
+    }
+    release.add('sync workers', async () => {
+      for (const id of workIds) await queue.boss.offWork({ id });
+    });
+
+    const scanDeps = { db, boss: queue.boss, ckan, rules, config, log };
+    const scanNow = async (): Promise<ScanReport> => {
+      const report = await runScan(scanDeps);
+      metrics.scan(report);
+      return report;
+    };
+    const reconcileNow = (): Promise<ReconcileReport> => runReconcile(scanDeps);
+
+    // Syncs left open by a process that died (crash, SIGKILL, power loss) are finished now
+    // rather than when their queue lease runs out; the per-dataset lock keeps this from racing
+    // a live worker on another machine.
+    for (const datasetId of await openSyncDatasets(db.pool)) {
+      await enqueueSync(queue.boss, { datasetId, datasetName: datasetId, trigger: 'retry', resources: { added: [], changed: [], removed: [] }, metadataChanged: false, fingerprints: { metadata: null, resources: {} } });
+      void runner.run({ datasetId, trigger: 'retry' }).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
+    }
+
+    const tasks: { stop(): void | Promise<void> }[] = [];
+    if (options.mode === 'run' && options.schedule !== false) {
+      const guard = (name: string, fn: () => Promise<unknown>) => async () => {
+        try {
+          await fn();
+        } catch (error) {
+          log.error({ err: toAppError(error) }, `${name} failed`);
+        }
+      };
+      tasks.push(cron.schedule(config.schedule.scan, guard('scan', scanNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'scan' }));
+      tasks.push(cron.schedule(config.schedule.reconcile, guard('reconcile', reconcileNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'reconcile' }));
+      release.add('schedules', async () => {
+        for (const t of tasks) await t.stop();
+      });
+    }
+
+    const daemon: Daemon = {
+      db,
+      queue,
+      metrics,
+      httpUrl: undefined,
+      scanNow,
+      reconcileNow,
+      async triggerSync(idOrName, trigger = 'manual') {
+        const dataset = await ckan.packageShow(idOrName);
+        const jobId = await enqueueSync(queue.boss, {
+          datasetId: dataset.id,
+          datasetName: dataset.name,
+          trigger,
+          resources: { added: [], changed: [], removed: [] },
+          metadataChanged: false,
+          fingerprints: { metadata: null, resources: {} },
+        });
+        return { queued: jobId !== null, jobId, datasetId: dataset.id };
+      },
+      async syncNow(idOrName, trigger = 'manual') {
+        const dataset = await syncDeps.ckan.packageShow(idOrName);
+        return runner.run({ datasetId: dataset?.id ?? idOrName, trigger });
+      },
+      async idle(timeoutMs = 120_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const { rows } = await db.pool.query<{ n: string }>(
+            `SELECT (SELECT count(*) FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active'))
+                  + (SELECT count(*) FROM mail_outbox WHERE status IN ('pending', 'sending')) AS n`,
+            [QUEUE_SYNC],
+          );
+          if (Number(rows[0]?.n ?? 0) === 0) return;
+          if (Date.now() > deadline) throw new AppError('INTERNAL', `still busy after ${timeoutMs} ms`);
+          await notify?.wake();
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      },
+      async stop() {
+        await release.releaseAll();
+      },
+    };
+    return daemon;
+  } catch (error) {
+    await release.releaseAll();
+    throw error;
+  }
+}
