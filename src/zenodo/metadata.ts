@@ -184,10 +184,10 @@ function text(value: unknown): string | undefined {
   else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const obj = value as Record<string, unknown>;
     const en = obj.en;
-    raw = typeof en === 'string' ? en : (Object.values(obj).find((v) => typeof v === 'string') as string | undefined);
+    raw = typeof en === 'string' ? en : Object.values(obj).find((v): v is string => typeof v === 'string');
   }
   if (raw === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  // Control characters break Zenodo's XML exports (DataCite, OAI-PMH).
   const cleaned = raw.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').trim();
   return cleaned === '' || cleaned === 'null' || cleaned === 'None' ? undefined : cleaned;
 }

@@ -104,7 +104,7 @@ afterEach(async () => {
 
 async function publishedFirstVersion(files: Record<string, { open: () => Readable; size: number }> = { 'data.csv': { open: () => Readable.from([Buffer.from('1, 2, 3')]), size: 7 } }) {
   const draft = await client.createDeposition(metadata());
-  for (const [name, f] of Object.entries(files)) await client.uploadFileWithRetry(draft.bucketUrl!, name, async () => f.open(), f.size);
+  for (const [name, f] of Object.entries(files)) await client.uploadFileWithRetry(draft.bucketUrl!, name, () => Promise.resolve(f.open()), f.size);
   return client.publish(draft.id);
 }
 
@@ -171,9 +171,9 @@ describe('uploads under faults', () => {
     const draft = await client.createDeposition(metadata());
     emu.setFaults([{ route: 'upload', kind: 'reset', probability: 1, count: 1 }]);
     let opens = 0;
-    const result = await client.uploadFileWithRetry(draft.bucketUrl!, 'big.bin', async () => {
+    const result = await client.uploadFileWithRetry(draft.bucketUrl!, 'big.bin', () => {
       opens++;
-      return data.open();
+      return Promise.resolve(data.open());
     }, 3 * 1024 * 1024 + 123);
     expect(opens).toBe(2);
     expect(result.md5).toBe(data.md5);
@@ -191,7 +191,7 @@ describe('uploads under faults', () => {
     expect(emu.state.depositions.find((d) => d.id === draft.id)!.files[0]!.md5).not.toBe(data.md5);
 
     emu.setFaults([{ route: 'upload', kind: 'truncate', probability: 1, count: 1, fraction: 0.5 }]);
-    const result = await client.uploadFileWithRetry(draft.bucketUrl!, 'big.bin', async () => ({ body: data.open(), size: 3 * 1024 * 1024 + 123 }));
+    const result = await client.uploadFileWithRetry(draft.bucketUrl!, 'big.bin', () => Promise.resolve({ body: data.open(), size: 3 * 1024 * 1024 + 123 }));
     expect(result.md5).toBe(data.md5);
     const stored = emu.state.depositions.find((d) => d.id === draft.id)!.files;
     expect(stored.map((f) => [f.key, f.md5])).toEqual([['big.bin', data.md5]]);
