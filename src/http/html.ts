@@ -148,6 +148,7 @@ export function layout(options: LayoutOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(options.title)} · ckan-zenodo-sync</title>
 <style>${STYLE}</style>
 ${options.script ? '<script src="/static/app.js" defer></script>' : ''}

@@ -138,6 +138,12 @@ function formatDetail(detail: unknown): string {
   return ` <span class="mono muted">${escapeHtml(text.length > 300 ? `${text.slice(0, 300)}…` : text)}</span>`;
 }
 
+const KIND_TITLES: Record<string, string> = {
+  first_version: 'First version',
+  new_version: 'New version',
+  metadata_edit: 'Metadata update',
+};
+
 export function renderDataset(v: DatasetView, ctx: PageContext & { message: string | undefined }): string {
   const name = v.dataset?.name ?? v.datasetId;
   const title = v.dataset?.title ?? name;
@@ -158,7 +164,7 @@ ${v.dataset?.organization ? `<dt>Organisation</dt><dd>${escapeHtml(v.dataset.org
       ? '<p class="muted">No version published yet.</p>'
       : `<ol class="timeline">${v.versions
           .map(
-            (ver) => `<li><h3>${ver.versionLabel ? `Version ${escapeHtml(ver.versionLabel)}` : escapeHtml((ver.kind ?? 'version').replaceAll('_', ' '))} · ${formatTime(ver.at)}</h3>
+            (ver) => `<li><h3>${ver.versionLabel ? `Version ${escapeHtml(ver.versionLabel)}` : escapeHtml(KIND_TITLES[ver.kind ?? ''] ?? 'Version')} · ${formatTime(ver.at)}</h3>
 <p>DOI ${doiLink(ver.doi)}</p>
 ${changeList(ver.changes)}</li>`,
           )
@@ -186,7 +192,7 @@ ${s.steps.length === 0 ? '' : `<ol class="steps">${s.steps.map((st) => `<li>${es
   const mails =
     v.mails.length === 0
       ? '<p class="muted">No mail sent about this dataset.</p>'
-      : `<table><caption>Mails</caption>
+      : `<table aria-labelledby="h-mails">
 <thead><tr><th scope="col">Recipient</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Sent</th></tr></thead>
 <tbody>${v.mails
           .map(
