@@ -83,7 +83,7 @@ it('signs in, lists the datasets with DOIs, shows a timeline and queues a sync',
 
   // Keyboard users land on the skip link first.
   await page.keyboard.press('Tab');
-  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+  expect(await page.locator(':focus').innerText()).toBe('Skip to content');
 
   const table = page.getByRole('table');
   await expect.poll(() => table.getByRole('row').count()).toBe(5); // header + 4 linked datasets
