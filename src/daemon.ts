@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
 import type { Rules } from './rules/types.js';
 import type { Logger } from './log.js';
-import { AppError, toAppError } from './errors.js';
+import { AppError, isAppError, toAppError } from './errors.js';
 import { openDatabase, migrate, type Database } from './db/index.js';
 import { createSyncStore } from './db/sync-queries.js';
 import { openSyncDatasets } from './db/locks.js';
@@ -28,7 +28,8 @@ import { createMailBuilder } from './sync/mails.js';
 import { ckanPort } from './sync/ckan-port.js';
 import { createSyncRunner, type SyncRunner } from './sync/job.js';
 import type { SyncDeps, SyncOutcome } from './sync/worker.js';
-import type { CkanDataset, CkanResource } from './sync/ports.js';
+import type { CkanDataset, CkanResource, Link } from './sync/ports.js';
+import { linkDataset } from './sync/link.js';
 import { createZenodoClient, type ZenodoClient } from './zenodo/client.js';
 import { mapDatasetToZenodo, metadataFingerprint } from './zenodo/metadata.js';
 import { zenodoPort } from './sync/zenodo-port.js';
@@ -64,6 +65,8 @@ export interface Daemon {
   triggerSync(idOrName: string, trigger?: SyncJobData['trigger']): Promise<{ queued: boolean; jobId: string | null; datasetId: string }>;
   /** Runs one sync in this process, outside the queue (the `sync` command). */
   syncNow(idOrName: string, trigger?: string): Promise<SyncOutcome>;
+  /** Links a dataset to an existing Zenodo concept (the `link` command). */
+  link(idOrName: string, reference: string, options?: { force?: boolean }): Promise<Link>;
   /** Resolves when no sync job is queued or active and the outbox has nothing due. */
   idle(timeoutMs?: number): Promise<void>;
   stop(options?: { timeoutMs?: number }): Promise<void>;
@@ -197,7 +200,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // Syncs left open by a process that died (crash, SIGKILL, power loss) are finished now
     // rather than when their queue lease runs out; the per-dataset lock keeps this from racing
     // a live worker on another machine.
-    for (const datasetId of await openSyncDatasets(db.pool)) {
+    for (const datasetId of options.workers === false ? [] : await openSyncDatasets(db.pool)) {
       await enqueueSync(queue.boss, { datasetId, datasetName: datasetId, trigger: 'retry', resources: { added: [], changed: [], removed: [] }, metadataChanged: false, fingerprints: { metadata: null, resources: {} } });
       void runner.run({ datasetId, trigger: 'retry' }).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
     }
@@ -239,8 +242,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       async syncNow(idOrName, trigger = 'manual') {
         const dataset = await syncDeps.ckan.packageShow(idOrName);
-        return runner.run({ datasetId: dataset?.id ?? idOrName, trigger });
+        const deadline = Date.now() + config.sync.drainTimeoutMs;
+        for (;;) {
+          try {
+            return await runner.run({ datasetId: dataset?.id ?? idOrName, trigger });
+          } catch (error) {
+            // Another process is syncing this dataset right now: wait for it rather than fail.
+            if (!isAppError(error, 'SYNC_BUSY') || Date.now() > deadline) throw error;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
       },
+      link: (idOrName, reference, linkOptions) => linkDataset(syncDeps, idOrName, reference, linkOptions),
       async idle(timeoutMs = 120_000) {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
