@@ -34,6 +34,8 @@ import { createZenodoClient, type ZenodoClient } from './zenodo/client.js';
 import { mapDatasetToZenodo, metadataFingerprint } from './zenodo/metadata.js';
 import { zenodoPort } from './sync/zenodo-port.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { startHttpServer } from './http/server.js';
+import { createStatusQueries } from './db/status-queries.js';
 
 export type DaemonMode = 'run' | 'worker';
 
@@ -221,25 +223,43 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
     }
 
+    let httpUrl: string | undefined;
+    if (options.mode === 'run' && options.http !== false) {
+      const http = await startHttpServer({
+        status: createStatusQueries(db.pool),
+        triggerSync: async (idOrName) => {
+          const result = await triggerSync(idOrName, 'manual');
+          return { queued: result.queued, ...(result.jobId ? { jobId: result.jobId } : {}) };
+        },
+        metrics: () => Promise.resolve(metrics.snapshot()),
+        config: { listen: config.http.listen, token: config.http.token, publicStatus: config.http.publicStatus, ckanUrl: config.ckan.url, scanCron: config.schedule.scan, scanTimezone: config.schedule.timezone },
+        log,
+      });
+      httpUrl = http.url;
+      release.add('http server', () => http.close());
+    }
+
+    async function triggerSync(idOrName: string, trigger: SyncJobData['trigger'] = 'manual'): Promise<{ queued: boolean; jobId: string | null; datasetId: string }> {
+      const dataset = await ckan.packageShow(idOrName);
+      const jobId = await enqueueSync(queue.boss, {
+        datasetId: dataset.id,
+        datasetName: dataset.name,
+        trigger,
+        resources: { added: [], changed: [], removed: [] },
+        metadataChanged: false,
+        fingerprints: { metadata: null, resources: {} },
+      });
+      return { queued: jobId !== null, jobId, datasetId: dataset.id };
+    }
+
     const daemon: Daemon = {
       db,
       queue,
       metrics,
-      httpUrl: undefined,
+      httpUrl,
       scanNow,
       reconcileNow,
-      async triggerSync(idOrName, trigger = 'manual') {
-        const dataset = await ckan.packageShow(idOrName);
-        const jobId = await enqueueSync(queue.boss, {
-          datasetId: dataset.id,
-          datasetName: dataset.name,
-          trigger,
-          resources: { added: [], changed: [], removed: [] },
-          metadataChanged: false,
-          fingerprints: { metadata: null, resources: {} },
-        });
-        return { queued: jobId !== null, jobId, datasetId: dataset.id };
-      },
+      triggerSync,
       async syncNow(idOrName, trigger = 'manual') {
         const dataset = await syncDeps.ckan.packageShow(idOrName);
         const deadline = Date.now() + config.sync.drainTimeoutMs;
