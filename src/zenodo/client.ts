@@ -168,8 +168,11 @@ const fileSchema = z.object({
   checksum: z.string().optional(),
 });
 
+/** Integer ids; InvenioRDM-native answers carry them as numeric strings. */
+const recordId = z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,18}$/).transform(Number)]);
+
 const depositionSchema = z.object({
-  id: z.number().int(),
+  id: recordId,
   conceptrecid: idText.nullish(),
   doi: z.string().nullish(),
   conceptdoi: z.string().nullish(),
@@ -359,11 +362,9 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       const { limit, remaining, resetAt } = rate;
       if (remaining === undefined || resetAt === undefined || resetAt <= t) break;
       if (remaining <= 0) {
-        // The window frees a slot at the reset (moving window, §8): wait for it, then ask again.
-        const wait = resetAt - t + 50;
-        rate.remaining = undefined;
-        counters.pacedMs += wait;
-        await sleep(wait);
+        // The window frees a slot at the reset (moving window, §8). Shared, so that concurrent
+        // callers all wait for it rather than only the first one.
+        rate.blockedUntil = Math.max(rate.blockedUntil, resetAt + 50);
         continue;
       }
       if (limit !== undefined && remaining >= limit / 2) {

@@ -224,6 +224,18 @@ describe('rate limits', () => {
     expect(clock - start).toBeGreaterThanOrEqual(60_000);
   });
 
+  it('keeps concurrent callers (several sync workers) within the budget', async () => {
+    emu.setRateLimit({ perMinute: 100, perHour: 5000 });
+    const draft = await client.createDeposition(metadata());
+    const worker = async (): Promise<void> => {
+      for (let i = 0; i < 50; i++) await client.getDeposition(draft.id);
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const times = emu.requests.filter((r) => r.status !== 429).map((r) => r.at);
+    expect(times).toHaveLength(201);
+    for (let i = 0; i < times.length; i++) expect(times.filter((t) => t >= times[i]! && t < times[i]! + 60_000).length).toBeLessThanOrEqual(100);
+  });
+
   it('waits for Retry-After on a 429 and hands the caller the answer', async () => {
     const draft = await client.createDeposition(metadata());
     emu.setFaults([{ route: 'get', kind: '429', probability: 1, count: 2, retryAfterSeconds: 7 }]);
