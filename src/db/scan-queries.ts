@@ -93,25 +93,59 @@ export interface DatasetSeenRow {
   resources: { resourceId: string; fingerprint: string }[];
 }
 
-/** Records what the scanner saw; keeps `zenodo_filename` of resources that are still there. */
-export async function upsertDatasetSeen(q: Queryable, row: DatasetSeenRow): Promise<void> {
-  const id = clean(row.datasetId);
+/**
+ * Records what the scanner saw of a page's datasets in three statements whatever their number;
+ * keeps the `zenodo_filename` of resources that are still there.
+ */
+export async function upsertDatasetsSeen(q: Queryable, rows: readonly DatasetSeenRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const records = rows.map((row) => ({
+    dataset_id: clean(row.datasetId),
+    name: clean(row.name),
+    title: clean(row.title),
+    organization: clean(row.organization),
+    rule: clean(row.rule),
+    private: row.private,
+    metadata_modified: clean(row.metadataModified),
+    metadata_fingerprint: row.metadataFingerprint,
+    snapshot: row.snapshot,
+  }));
   await q.query(
     `INSERT INTO datasets (dataset_id, name, title, organization, rule, private, metadata_modified, metadata_fingerprint, snapshot, seen_at, gone_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, now(), NULL)
+     SELECT x.dataset_id, x.name, x.title, x.organization, x.rule, x.private, x.metadata_modified, x.metadata_fingerprint, x.snapshot, now(), NULL
+     FROM jsonb_to_recordset($1::jsonb) AS x(dataset_id text, name text, title text, organization text, rule text, private boolean,
+       metadata_modified text, metadata_fingerprint text, snapshot jsonb)
      ON CONFLICT (dataset_id) DO UPDATE SET name = EXCLUDED.name, title = EXCLUDED.title, organization = EXCLUDED.organization,
        rule = EXCLUDED.rule, private = EXCLUDED.private, metadata_modified = EXCLUDED.metadata_modified,
        metadata_fingerprint = EXCLUDED.metadata_fingerprint, snapshot = EXCLUDED.snapshot, seen_at = now(), gone_at = NULL`,
-    [id, clean(row.name), clean(row.title), clean(row.organization), clean(row.rule), row.private, clean(row.metadataModified), row.metadataFingerprint, cleanJson(row.snapshot)],
+    [cleanJson(records)],
   );
-  const resourceIds = row.resources.map((r) => clean(r.resourceId));
-  await q.query('DELETE FROM dataset_resources WHERE dataset_id = $1 AND NOT (resource_id = ANY($2::text[]))', [id, resourceIds]);
-  if (resourceIds.length === 0) return;
+  const ids = records.map((r) => r.dataset_id);
+  const resDataset: string[] = [];
+  const resId: string[] = [];
+  const resFp: string[] = [];
+  const resPos: number[] = [];
+  for (const row of rows) {
+    row.resources.forEach((r, position) => {
+      resDataset.push(clean(row.datasetId));
+      resId.push(clean(r.resourceId));
+      resFp.push(r.fingerprint);
+      resPos.push(position);
+    });
+  }
+  await q.query(
+    `DELETE FROM dataset_resources d WHERE d.dataset_id = ANY($1::text[])
+       AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS k(ds, rid) WHERE k.ds = d.dataset_id AND k.rid = d.resource_id)`,
+    [ids, resDataset, resId],
+  );
+  if (resId.length === 0) return;
+  // A hostile dataset listing one resource id twice would make ON CONFLICT hit the same row twice.
   await q.query(
     `INSERT INTO dataset_resources (dataset_id, resource_id, fingerprint, position, seen_at)
-     SELECT $1, r.id, r.fp, r.pos - 1, now() FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r(id, fp, pos)
+     SELECT DISTINCT ON (r.ds, r.id) r.ds, r.id, r.fp, r.pos, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS r(ds, id, fp, pos)
+     ORDER BY r.ds, r.id, r.pos
      ON CONFLICT (dataset_id, resource_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, position = EXCLUDED.position, seen_at = now()`,
-    [id, resourceIds, row.resources.map((r) => r.fingerprint)],
+    [resDataset, resId, resFp, resPos],
   );
 }
 

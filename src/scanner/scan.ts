@@ -36,13 +36,14 @@ import {
   setReconciled,
   setWatermark,
   startScanRun,
-  upsertDatasetSeen,
+  upsertDatasetsSeen,
+  type DatasetSeenRow,
   type ScanRunStats,
 } from '../db/scan-queries.js';
 import { isAppError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config/types.js';
-import { enqueueSync, syncLeaseSeconds, type Boss } from '../queue/boss.js';
+import { enqueueSync, syncLeaseSeconds, type Boss, type SyncJobData } from '../queue/boss.js';
 import { matchRule } from '../rules/evaluate.js';
 import { compileFq } from '../rules/fq.js';
 import type { Rule, Rules } from '../rules/types.js';
@@ -227,12 +228,16 @@ async function handlePage(
   const { rules, log } = deps;
   const out = { datasets: [] as ScanDatasetEntry[], selected: 0, enqueued: 0, left: 0 };
   if (datasets.length === 0 && watermark === undefined) return out;
+  // A page listing one dataset twice (hostile or a broken index) must not upsert it twice.
+  datasets = [...new Map(datasets.map((d) => [d.id, d])).values()];
   const matched = datasets.map((dataset) => ({ dataset, rule: selectRule(rules, dataset) }));
   out.selected = matched.filter((m) => m.rule !== undefined).length;
 
   const work = async (q: Parameters<typeof loadSeen>[0]): Promise<typeof out> => {
     const result = { ...out, datasets: [] as ScanDatasetEntry[], enqueued: 0, left: 0 };
     const seen = await loadSeen(q, datasets.map((d) => d.id));
+    const toStore: DatasetSeenRow[] = [];
+    const toQueue: { data: SyncJobData; lease: number }[] = [];
     for (const { dataset, rule } of matched) {
       const prev = seen.get(dataset.id);
       if (rule === undefined) {
@@ -256,7 +261,7 @@ async function handlePage(
       const entry: ScanDatasetEntry = { datasetId: dataset.id, name: dataset.name, rule: rule.name, action: unchanged || ignored ? 'unchanged' : 'sync', resources: diff, metadataChanged };
       result.datasets.push(entry);
       if (unchanged || dryRun) continue;
-      await upsertDatasetSeen(q, {
+      toStore.push({
         datasetId: dataset.id,
         name: dataset.name,
         title: dataset.title,
@@ -270,11 +275,16 @@ async function handlePage(
       });
       if (prev !== undefined && !wasSelected) await reactivateLink(q, dataset.id);
       if (ignored) continue;
-      const jobId = await enqueueSync(
-        deps.boss as Boss,
-        { datasetId: dataset.id, datasetName: dataset.name, trigger: 'scan', resources: diff, metadataChanged, fingerprints: { metadata: fp.metadata, resources: fp.resources } },
-        { db: q, expireInSeconds: syncLeaseSeconds(totalBytes(dataset)) },
-      );
+      toQueue.push({
+        data: { datasetId: dataset.id, datasetName: dataset.name, trigger: 'scan', resources: diff, metadataChanged, fingerprints: { metadata: fp.metadata, resources: fp.resources } },
+        lease: syncLeaseSeconds(totalBytes(dataset)),
+      });
+    }
+    // Snapshots first, then the jobs: both in this transaction, so a worker never sees a job
+    // whose snapshot is not committed.
+    await upsertDatasetsSeen(q, toStore);
+    for (const job of toQueue) {
+      const jobId = await enqueueSync(deps.boss as Boss, job.data, { db: q, expireInSeconds: job.lease });
       if (jobId !== null) result.enqueued++;
     }
     if (watermark !== undefined) await setWatermark(q, watermark.source, watermark.value, watermark.id);
