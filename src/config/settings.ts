@@ -60,7 +60,7 @@ export const SETTINGS: Record<string, Record<string, KeySpec>> = {
   },
   mail: {
     smtp_url: { kind: 'smtp', secret: true },
-    from: { kind: 'mailbox', default: 'ckan-zenodo-sync <noreply@localhost>' },
+    from: { kind: 'mailbox', default: 'ckan-zenodo-sync <noreply@localhost.localdomain>' },
     admin: { kind: 'email' },
     templates: { kind: 'path' },
   },
@@ -334,7 +334,7 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       out[section]![key] = keySpec.kind === 'path' && typeof result.value === 'string' ? resolve(baseDir, result.value) : result.value;
     }
   }
-  if (problems.length > 0) return { problems };
+  if (problems.length > 0) return { problems: sortProblems(problems) };
 
   // Every key was validated above, so each value has the type its kind produces.
   const v = <T>(section: string, key: string): T => out[section]![key] as T;
@@ -358,6 +358,10 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
     log: { level: v('log', 'level') },
   };
   return { config, problems };
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file === 'env' ? 1 : b.file === 'env' ? -1 : 0));
 }
 
 /** loadSettings, throwing CONFIG_INVALID with every problem (one per line) when there are any. */

@@ -218,3 +218,43 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
     },
   };
 }
+
+export interface SyncReportRow {
+  id: number;
+  datasetId: string;
+  state: SyncState;
+  kind: string | null;
+  plan: StoredPlan | null;
+  doi: string | null;
+  conceptDoi: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  recipients: string[];
+}
+
+/** Syncs with an id above `afterId`, oldest first, with who was mailed about each (the demo's account). */
+export async function syncsAfter(pool: pg.Pool, afterId: number): Promise<SyncReportRow[]> {
+  const { rows } = await pool.query<{ id: string; dataset_id: string; state: SyncState; kind: string | null; plan: StoredPlan | null; doi: string | null; concept_doi: string | null; error_code: string | null; error_message: string | null; recipients: string[] | null }>(
+    `SELECT s.id, s.dataset_id, s.state, s.kind, s.plan, s.doi, s.concept_doi, s.error_code, s.error_message,
+            (SELECT array_agg(m.recipient ORDER BY m.id) FROM mail_outbox m WHERE m.sync_id = s.id) AS recipients
+       FROM sync_runs s WHERE s.id > $1 ORDER BY s.id`,
+    [afterId],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    datasetId: r.dataset_id,
+    state: r.state,
+    kind: r.kind,
+    plan: r.plan,
+    doi: r.doi,
+    conceptDoi: r.concept_doi,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    recipients: r.recipients ?? [],
+  }));
+}
+
+export async function lastSyncId(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ id: string | null }>('SELECT max(id) AS id FROM sync_runs');
+  return Number(rows[0]?.id ?? 0);
+}

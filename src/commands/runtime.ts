@@ -1,0 +1,41 @@
+/**
+ * What every long-running or database-touching command needs first: the validated settings, the
+ * rules and a logger. Problems of both files are reported together (check-config's format).
+ */
+import type { Config } from '../config/types.js';
+import { formatProblem } from '../config/types.js';
+import type { Rules } from '../rules/types.js';
+import { loadSettings } from '../config/settings.js';
+import { loadRules } from '../rules/load.js';
+import { AppError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import type { CommandContext } from './command.js';
+
+export const settingsOptions = {
+  settings: { type: 'string', short: 's' },
+  rules: { type: 'string', short: 'r' },
+} as const;
+
+export const settingsUsage = `  --settings, -s FILE  settings file (default: ./settings.ini when it exists; environment otherwise)
+  --rules, -r FILE     rules file (default: ./rules.yaml)`;
+
+export interface Runtime {
+  config: Config;
+  rules: Rules;
+  log: Logger;
+}
+
+export async function loadRuntime(ctx: CommandContext, opts: { needRules?: boolean; logLevel?: string } = {}): Promise<Runtime> {
+  const settingsPath = typeof ctx.values.settings === 'string' ? ctx.values.settings : undefined;
+  const rulesPath = typeof ctx.values.rules === 'string' ? ctx.values.rules : 'rules.yaml';
+  const settings = await loadSettings({ path: settingsPath, env: ctx.io.env });
+  const rules = opts.needRules === false ? { rules: { file: rulesPath, rules: [] }, problems: [] } : await loadRules(rulesPath);
+  const problems = [...settings.problems, ...rules.problems];
+  if (problems.length > 0 || !settings.config || !rules.rules) {
+    throw new AppError('CONFIG_INVALID', `the configuration has ${problems.length} problem(s):\n${problems.map(formatProblem).join('\n')}`);
+  }
+  const config = settings.config;
+  const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
+  const log = createLogger({ level: opts.logLevel ?? config.log.level, secrets });
+  return { config, rules: rules.rules, log };
+}
