@@ -330,10 +330,15 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
       fullname: spec.fullname ?? spec.name,
       email: spec.email ?? `${spec.name}@example.org`,
       sysadmin: spec.sysadmin ?? false,
-      created: formatCkanTimestamp(clock()),
+      created: formatCkanTimestamp(Math.floor(nowMs()) * 1000),
       memberships: new Map(),
     };
     if (existing) {
+      // A seed file may name a user a token already created: its id wins (datasets refer to it).
+      if (spec.id !== undefined && spec.id !== existing.id) {
+        users.delete(existing.id);
+        user.id = spec.id;
+      }
       if (spec.fullname !== undefined) user.fullname = spec.fullname;
       if (spec.email !== undefined) user.email = spec.email;
       if (spec.sysadmin !== undefined) user.sysadmin = spec.sysadmin;
@@ -362,7 +367,7 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
       name,
       dict: {
         id, name, title: dict.title ?? name, type: 'organization', description: dict.description ?? '',
-        image_url: dict.image_url ?? '', created: dict.created ?? formatCkanTimestamp(clock()), is_organization: true,
+        image_url: dict.image_url ?? '', created: dict.created ?? formatCkanTimestamp(Math.floor(nowMs()) * 1000), is_organization: true,
         approval_status: 'approved', state: 'active',
       },
     });
@@ -920,9 +925,9 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
     for (const c of candidates) {
       const token = Array.isArray(c) ? c[0] : c;
       if (token === undefined || token === '') continue;
-      const userId = tokens.get(token);
+      const name = tokens.get(token);
       // An unknown token is not an error: the request simply runs as anonymous (§2.1).
-      if (userId !== undefined) return { user: users.get(userId) };
+      if (name !== undefined) return { user: users.get(userByName.get(name) ?? '') };
     }
     return { user: undefined };
   }
@@ -1287,7 +1292,7 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
     const tokenSpecs = opts.tokens ?? { 'ckan-test-token': { user: 'archiver', sysadmin: true } };
     for (const [token, spec] of Object.entries(tokenSpecs)) {
       const user = addUser({ name: spec.user, ...(spec.sysadmin === undefined ? {} : { sysadmin: spec.sysadmin }) });
-      tokens.set(token, user.id);
+      tokens.set(token, user.name);
     }
     if (opts.seedDir !== undefined) await loadSeedDir(opts.seedDir);
     for (const d of opts.datasets ?? []) insert(d);

@@ -104,9 +104,11 @@ export function normalizeDataset(raw: Dict, ctx: NormalizeContext, previous?: Re
   d.state = str(d.state) ?? 'active';
   d.type = str(d.type) ?? 'dataset';
   d.private = d.private === true || d.private === 'true' || d.private === 'True';
-  const now = formatCkanTimestamp(ctx.nowMicros());
-  if (parseCkanTimestamp(d.metadata_created) === undefined) d.metadata_created = str(previous?.metadata_created) ?? now;
-  if (parseCkanTimestamp(d.metadata_modified) === undefined) d.metadata_modified = now;
+  // An edit brings its own metadata_modified: reuse it rather than ticking the clock again.
+  let nowText = parseCkanTimestamp(d.metadata_modified) === undefined ? undefined : String(d.metadata_modified);
+  const now = (): string => (nowText ??= formatCkanTimestamp(ctx.nowMicros()));
+  if (parseCkanTimestamp(d.metadata_created) === undefined) d.metadata_created = str(previous?.metadata_created) ?? now();
+  if (parseCkanTimestamp(d.metadata_modified) === undefined) d.metadata_modified = now();
   if (d.tags !== undefined) {
     const tags = (Array.isArray(d.tags) ? d.tags : []).map(normalizeTag).filter((t): t is Dict => t !== undefined);
     tags.sort((a, b) => String(a.name).localeCompare(String(b.name)));
@@ -129,15 +131,15 @@ export function normalizeDataset(raw: Dict, ctx: NormalizeContext, previous?: Re
   return d;
 }
 
-function normalizeResource(r: Dict, dataset: Dict, position: number, ctx: NormalizeContext, now: string, old: Map<string, ReadonlyDict>): Dict {
+function normalizeResource(r: Dict, dataset: Dict, position: number, ctx: NormalizeContext, now: () => string, old: Map<string, ReadonlyDict>): Dict {
   const out: Dict = { ...r };
   out.id = str(out.id) ?? randomUUID();
   out.package_id = dataset.id;
   out.position = position;
   out.state = 'active';
   const before = old.get(out.id as string);
-  if (out.created === undefined) out.created = before?.created ?? now;
-  if (out.metadata_modified === undefined) out.metadata_modified = before?.metadata_modified ?? now;
+  if (out.created === undefined) out.created = before?.created ?? now();
+  if (out.metadata_modified === undefined) out.metadata_modified = before?.metadata_modified ?? now();
   if (out.url_type === 'upload') {
     // Uploaded files are served by this CKAN whatever host the recorded URL names (§5.1).
     const filename = urlFilename(str(out.url), str(out.name));
