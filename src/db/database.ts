@@ -31,6 +31,12 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** Pool size; default 10. */
   poolSize?: number;
+  /**
+   * Told when an IDLE pooled connection dies (server restart, DROP DATABASE WITH (FORCE)). pg
+   * already drops that connection from the pool and the next query reconnects; without a
+   * listener, though, the pool's 'error' event would crash the process.
+   */
+  onIdleError?: (error: Error) => void;
 }
 
 export async function openDatabase(cfg: Config['database'], log: Logger, options: OpenDatabaseOptions = {}): Promise<Database> {
@@ -83,14 +89,13 @@ const TYPES = {
 
 /** A pool with the project's type parsing; prefer openDatabase(), which also checks the connection. */
 export function createPool(connectionString: string, options: OpenDatabaseOptions = {}): pg.Pool {
-  return new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 15_000, types: TYPES });
+  const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 15_000, types: TYPES });
+  pool.on('error', options.onIdleError ?? (() => undefined));
+  return pool;
 }
 
 async function connectPool(url: string, log: Logger, options: OpenDatabaseOptions): Promise<pg.Pool> {
-  const pool = createPool(url, options);
-  // An idle client whose server went away emits 'error' on the pool; unhandled, that would crash
-  // the whole daemon instead of failing the next query with a retryable error.
-  pool.on('error', (error) => log.warn({ err: error }, 'database connection lost'));
+  const pool = createPool(url, { ...options, onIdleError: options.onIdleError ?? ((error) => log.warn({ err: error }, 'idle database connection lost')) });
   try {
     await pool.query('SELECT 1');
   } catch (error) {
