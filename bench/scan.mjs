@@ -94,6 +94,7 @@ async function database() {
     u.pathname = `/${name}`;
     const pool = createPool(u.toString(), { poolSize: 5 });
     await migrate({ pool }, log, { sqlDir: join(root, 'sql') });
+    pool.on('error', () => undefined); // the server stops after the pools end; late notices are harmless
     pools.push(pool);
     return { url: u.toString(), pool };
   };
