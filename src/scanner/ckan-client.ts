@@ -93,7 +93,7 @@ export function createCkanClient(options: CkanClientOptions): CkanClient {
     options.dispatcher === undefined
       ? new Agent({ connect: { timeout: options.timeoutMs }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, keepAliveTimeout: 10_000 })
       : undefined;
-  const dispatcher = options.dispatcher ?? (ownDispatcher as Agent);
+  const dispatcher = options.dispatcher ?? (ownDispatcher);
   const attempts = Math.max(1, options.retry?.attempts ?? 4);
   const baseDelay = options.retry?.baseDelayMs ?? 250;
   const maxDelay = options.retry?.maxDelayMs ?? 10_000;

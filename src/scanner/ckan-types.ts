@@ -170,7 +170,7 @@ function extras(value: unknown): CkanExtra[] {
     const e = item as { key?: unknown; value?: unknown };
     if (typeof e.key !== 'string') continue;
     const v = e.value;
-    out.push({ key: e.key, value: typeof v === 'string' ? v : v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v as number | boolean) });
+    out.push({ key: e.key, value: typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : v !== null && typeof v === 'object' ? JSON.stringify(v) : '' });
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { parseDataset, parseDatastoreResult, parseSearchResult } from '../../src
 const dir = '/work/shared/fixtures/ckan-real';
 const load = (file: string): unknown => JSON.parse(readFileSync(join(dir, file), 'utf8'));
 /** Some recorders kept the envelope, one (HDX) saved the bare dataset dict. */
-const result = (json: unknown): unknown => (json !== null && typeof json === 'object' && 'result' in json ? (json as { result: unknown }).result : json);
+const result = (json: unknown): unknown => (json !== null && typeof json === 'object' && 'result' in json ? (json).result : json);
 
 describe('real CKAN payloads parse', () => {
   it.each(['demo.ckan.org-package_show-1.json', 'data.humdata.org-package_show-1.json', 'envidat.ch-package_show-1.json', 'data.gov.hk-package_show-1.json'])(

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCkanEmulator } from '../../src/emulators/ckan/server.js';
-import { generateDatasets, type GeneratedDataset } from './generate.js';
+import { generateDatasets } from './generate.js';
 import { silentLogger } from '../../src/log.js';
 import { QUEUE_SYNC, startQueue } from '../../src/queue/boss.js';
 import type { Rules } from '../../src/rules/types.js';

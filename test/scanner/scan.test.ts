@@ -94,7 +94,7 @@ function sorted(ids: Iterable<string>): string[] {
 }
 
 /** Five tagged datasets get one resource edited each; the sixth tagged one is untagged. */
-async function editFiveAndUntagOne(w: World, picks: string[]): Promise<{ edited: string[]; untagged: string }> {
+function editFiveAndUntagOne(w: World, picks: string[]): { edited: string[]; untagged: string } {
   const edited = picks.slice(0, 5);
   const untagged = picks[5] as string;
   for (const id of edited) {
@@ -121,7 +121,7 @@ describe.each([7, 100, 1000])('scan with page size %i', (pageSize) => {
     const picks = [taggedIds[3], taggedIds[50], taggedIds[100], taggedIds[150], taggedIds.at(-1), taggedIds[10]] as string[];
     const untaggedId = picks[5] as string;
     await w.tdb.pool.query("INSERT INTO links (dataset_id, concept_recid, state) VALUES ($1, '900001', 'active')", [untaggedId]);
-    const { edited } = await editFiveAndUntagOne(w, picks);
+    const { edited } = editFiveAndUntagOne(w, picks);
     const third = await runScan(w.deps(pageSize));
     expect(sorted(third.datasets.map((d) => d.datasetId))).toEqual(sorted(edited));
     expect(third.enqueued).toBe(5);
@@ -146,8 +146,8 @@ describe.each([7, 100, 1000])('scan with page size %i', (pageSize) => {
     let edited: string[] = [];
     await runScan(
       w.deps(pageSize, {
-        afterPage: async (page) => {
-          if (page === 0) edited = (await editFiveAndUntagOne(w, picks)).edited;
+        afterPage: (page) => {
+          if (page === 0) edited = editFiveAndUntagOne(w, picks).edited;
         },
       }),
     );
