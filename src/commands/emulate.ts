@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import { faultKinds, parseFaultSpec, type FaultSpec } from '../emulators/faults.js';
 import { startZenodoEmulator, zenodoRoutes } from '../emulators/zenodo/server.js';
+import { ckanRoutes, samplesDir, startCkanEmulator } from '../emulators/ckan/server.js';
 import { startSmtpCapture, summarizeMessage } from '../emulators/smtp.js';
 import type { RateLimit } from '../emulators/zenodo/rate-limit.js';
 import { print, type Command, type CommandContext } from './command.js';
@@ -44,6 +45,21 @@ export const emulateTargets: Record<string, { summary: string; start(values: Emu
         faults,
         ...(values.faultSeed === undefined ? {} : { faultSeed: values.faultSeed }),
         ...(values.rateLimit === undefined ? {} : { rateLimit: parseRateLimit(values.rateLimit) }),
+      });
+    },
+  },
+  ckan: {
+    summary: 'the CKAN Action API, downloads and DataStore dumps (--seed DIR: datasets; default the samples)',
+    async start(values) {
+      const faults: FaultSpec[] = values.faults === undefined ? [] : parseFaultSpec(values.faults, ckanRoutes);
+      const tokens = Object.fromEntries(['ckan-test-token', ...values.tokens].map((t) => [t, { user: 'archiver', sysadmin: true }]));
+      return startCkanEmulator({
+        port: values.port,
+        host: values.host,
+        tokens,
+        faults,
+        seedDir: values.seed ?? samplesDir(),
+        ...(values.faultSeed === undefined ? {} : { faultSeed: values.faultSeed }),
       });
     },
   },

@@ -15,7 +15,9 @@ import { createReadStream, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
@@ -285,7 +287,7 @@ function generatedTable(resourceId: string, rows: number): DatastoreTable {
 
 function csvCell(v: unknown, sep: string): string {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
   return s.includes(sep) || /["\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -1009,7 +1011,7 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
     }
   }
 
-  async function downloadReply(req: IncomingMessage, datasetRef: string, resourceId: string, caller: Caller): Promise<Reply> {
+  function downloadReply(req: IncomingMessage, datasetRef: string, resourceId: string, caller: Caller): Reply {
     const found = findResource(resourceId);
     const entry = findEntry(decodeURIComponent(datasetRef));
     // Errors here are HTML pages, not JSON (`views/resource.py` download, §5.1).
@@ -1122,8 +1124,8 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
       reply.stream?.destroy();
     }
     if (cut) {
-      await new Promise<void>((resolve) => (res.writableLength === 0 ? resolve() : res.once('drain', () => resolve())));
-      res.socket?.destroy();
+      // Flush what was written, then close without finishing the body (no final chunk either).
+      res.socket?.destroySoon();
       return 0;
     }
     res.end();
@@ -1232,7 +1234,7 @@ export async function startCkanEmulator(opts: CkanEmulatorOptions = {}): Promise
     let reply: Reply;
     const caller = callerOf(req);
     if (api) reply = await apiReply(req, url, api[1], api[2]!);
-    else if (download) reply = await downloadReply(req, download[1]!, decodeURIComponent(download[2]!), caller);
+    else if (download) reply = downloadReply(req, download[1]!, decodeURIComponent(download[2]!), caller);
     else if (dump) reply = dumpReply(url, decodeURIComponent(dump[1]!), caller);
     else reply = htmlPage(404, 'Not Found', 'The requested URL was not found on the server.');
     if (fault?.type === 'status-after') {
@@ -1377,6 +1379,16 @@ const ROOT_SCHEMA_KEYS = new Set([
   'version', 'state', 'type', 'owner_org', 'private', 'tags', 'extras', 'resources', 'groups', 'metadata_created',
   'metadata_modified', 'creator_user_id', 'relationships_as_object', 'relationships_as_subject',
 ]);
+
+/**
+ * The bundled sample datasets (src/emulators/samples). JSON is not copied into dist by tsc, so a
+ * build run from dist looks for them in the package's src directory.
+ */
+export function samplesDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '../samples'), join(here, '../../../src/emulators/samples')];
+  return candidates.find((c) => existsSync(join(c, 'users.json'))) ?? candidates[0]!;
+}
 
 /** Which datasets (and users) a seed JSON value holds: bare dict, show or search envelope, list. */
 export function classifySeed(value: unknown): { datasets: Dict[]; users: unknown[] } {

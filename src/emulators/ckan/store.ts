@@ -201,7 +201,7 @@ export function buildIndexDoc(d: ReadonlyDict, orgNameOf: (ownerOrg: string) => 
   for (const t of Array.isArray(d.tags) ? d.tags : []) {
     if (!isObject(t)) continue;
     // Vocabulary tags are indexed under vocab_<vocabulary>, not under `tags` (§3.3).
-    if (t.vocabulary_id !== null && t.vocabulary_id !== undefined && t.vocabulary_id !== '') addString(`vocab_${String(t.vocabulary_id)}`, str(t.name));
+    if (t.vocabulary_id !== null && t.vocabulary_id !== undefined && t.vocabulary_id !== '') addString(`vocab_${str(t.vocabulary_id) ?? ''}`, str(t.name));
     else addString('tags', str(t.name));
   }
   for (const r of Array.isArray(d.resources) ? d.resources : []) {
