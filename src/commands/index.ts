@@ -5,12 +5,14 @@ import { emulateCommand } from './emulate.js';
 import { linkCommand } from './link.js';
 import { migrateCommand } from './migrate.js';
 import { runCommand, workerCommand } from './run.js';
+import { scanCommand } from './scan.js';
 import { retryCommand, syncCommand } from './sync.js';
 
 /** Every CLI subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: readonly Command[] = [
   runCommand,
   workerCommand,
+  scanCommand,
   syncCommand,
   retryCommand,
   linkCommand,
