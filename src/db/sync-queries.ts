@@ -258,3 +258,8 @@ export async function lastSyncId(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ id: string | null }>('SELECT max(id) AS id FROM sync_runs');
   return Number(rows[0]?.id ?? 0);
 }
+
+export async function linkedDatasetIds(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ dataset_id: string }>('SELECT dataset_id FROM links ORDER BY dataset_id');
+  return rows.map((r) => r.dataset_id);
+}

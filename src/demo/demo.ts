@@ -4,21 +4,19 @@
  * emulator and an SMTP capture server; then: first scan → first versions → mails; an edit of a
  * resource and of a title in CKAN → next scan → a new version and a metadata-only edit → mails.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/types.js';
 import type { Rules } from '../rules/types.js';
 import { startDaemon, type Daemon } from '../daemon.js';
-import { startCkanEmulator, type CkanEmulator } from '../emulators/ckan/server.js';
+import { samplesDir, startCkanEmulator, type CkanEmulator } from '../emulators/ckan/server.js';
 import { startZenodoEmulator } from '../emulators/zenodo/server.js';
 import { startSmtpCapture, summarizeMessage } from '../emulators/smtp.js';
-import { lastSyncId, syncsAfter, type SyncReportRow } from '../db/sync-queries.js';
+import { lastSyncId, linkedDatasetIds, syncsAfter, type SyncReportRow } from '../db/sync-queries.js';
 import type { Logger } from '../log.js';
 
-export const SAMPLES_DIR = fileURLToPath(new URL('../../src/emulators/samples/', import.meta.url));
 const CKAN_TOKEN = 'demo-ckan-token';
 const ZENODO_TOKEN = 'demo-zenodo-token';
 const HTTP_TOKEN = 'demo-http-token';
@@ -82,17 +80,26 @@ async function phase(daemon: Daemon, name: string, out: (line: string) => void, 
   const syncs = await syncsAfter(daemon.db.pool, before);
   for (const sync of syncs) for (const line of describeSync(sync, titles)) out(line);
   if (syncs.length === 0) out('  (nothing to do)');
+  const synced = new Set(syncs.map((s) => s.datasetId));
+  for (const id of await linkedDatasetIds(daemon.db.pool)) synced.add(id);
+  for (const d of ckan.datasets()) {
+    if (synced.has(String(d.id))) continue;
+    const tagged = (d.tags as { name: string }[] | undefined)?.some((t) => t.name === 'zenodo');
+    out(`  ${String(d.title ?? d.name)}: not archived (${d.private === true ? 'private dataset: Zenodo records are public' : tagged ? 'not selected' : 'no rule matches it: not tagged "zenodo"'})`);
+  }
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { out, log } = options;
   const work = await mkdtemp(join(tmpdir(), 'ckan-zenodo-sync-demo-'));
+  // Run as root, the embedded PostgreSQL drops to the "postgres" user, which must reach its folder.
+  await chmod(work, 0o755);
   const stops: (() => Promise<void>)[] = [() => rm(work, { recursive: true, force: true })];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.warn({ err: error }, 'demo cleanup failed'));
   };
   try {
-    const ckan = await startCkanEmulator({ seedDir: SAMPLES_DIR, tokens: { [CKAN_TOKEN]: { user: 'archiver', sysadmin: true } }, log });
+    const ckan = await startCkanEmulator({ seedDir: samplesDir(), tokens: { [CKAN_TOKEN]: { user: 'archiver', sysadmin: true } }, log });
     stops.push(() => ckan.close());
     // Zenodo's rate limit is off here so the demo takes seconds; the client paces itself on zenodo.org.
     const zenodo = await startZenodoEmulator({ tokens: [ZENODO_TOKEN], rateLimit: false, sandbox: true });
@@ -117,6 +124,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     };
     const daemon = await startDaemon({ config, rules: options.rules, log, mode: 'run', schedule: false, pollingIntervalSeconds: 0.5 });
     stops.push(() => daemon.stop());
+
+    // This sandbox reaches no other host, so resources that link to other sites are served by
+    // the emulated portal itself (as uploads); on a real portal they are downloaded from their
+    // site, through the SSRF guard.
+    for (const d of ckan.datasets()) {
+      const resources = (d.resources as Record<string, unknown>[] | undefined) ?? [];
+      if (!resources.some((r) => r.url_type !== 'upload' && r.url_type !== 'datastore')) continue;
+      ckan.updateDataset(String(d.id), { resources: resources.map((r) => (r.url_type === 'upload' || r.url_type === 'datastore' ? r : { ...r, url_type: 'upload' })) });
+    }
 
     await phase(daemon, 'First scan', out, ckan);
     const firstMails = smtp.messages.length;
