@@ -13,7 +13,7 @@ import type { Logger } from './log.js';
 import { AppError, isAppError, toAppError } from './errors.js';
 import { openDatabase, migrate, type Database } from './db/index.js';
 import { createSyncStore } from './db/sync-queries.js';
-import { openSyncDatasets } from './db/locks.js';
+import { openSyncDatasets, pendingWork } from './db/locks.js';
 import { startQueue, QUEUE_SYNC, enqueueSync, type Queue, type SyncJobData } from './queue/boss.js';
 import { createCkanClient, type CkanClient } from './scanner/ckan-client.js';
 import { runScan, runReconcile, type ScanReport, type ReconcileReport } from './scanner/scan.js';
@@ -277,12 +277,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       async idle(timeoutMs = 120_000) {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
-          const { rows } = await db.pool.query<{ n: string }>(
-            `SELECT (SELECT count(*) FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active'))
-                  + (SELECT count(*) FROM mail_outbox WHERE status IN ('pending', 'sending')) AS n`,
-            [QUEUE_SYNC],
-          );
-          if (Number(rows[0]?.n ?? 0) === 0) return;
+          if ((await pendingWork(db.pool, QUEUE_SYNC)) === 0) return;
           if (Date.now() > deadline) throw new AppError('INTERNAL', `still busy after ${timeoutMs} ms`);
           await notify?.wake();
           await new Promise((r) => setTimeout(r, 250));

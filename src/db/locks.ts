@@ -50,3 +50,13 @@ export async function openSyncDatasets(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ dataset_id: string }>(`SELECT dataset_id FROM sync_runs WHERE state NOT IN ('done', 'unchanged', 'failed') ORDER BY id`);
   return rows.map((r) => r.dataset_id);
 }
+
+/** Sync jobs queued or running plus mails not yet sent: zero means the system is idle. */
+export async function pendingWork(pool: pg.Pool, syncQueue: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active'))
+          + (SELECT count(*) FROM mail_outbox WHERE status IN ('pending', 'sending')) AS n`,
+    [syncQueue],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
