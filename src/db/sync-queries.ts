@@ -5,7 +5,8 @@
  * dataset, forward-only states), so a confused caller gets an error instead of a double publish.
  */
 import type pg from 'pg';
-import { withTransaction } from './database.js';
+import { pgCode, withTransaction } from './database.js';
+import { AppError } from '../errors.js';
 import { insertOutbox } from './outbox-queries.js';
 import type { ArchivedFile } from '../sync/plan.js';
 import type { Link, OutboxRow, PublishedResult, StoredPlan, SyncRun, SyncState, SyncStore } from '../sync/ports.js';
@@ -106,11 +107,17 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
 
     async createSync(datasetId, trigger, plan) {
       return withTransaction(pool, async (client) => {
-        const { rows } = await client.query<SyncRow>(
-          `INSERT INTO sync_runs (dataset_id, trigger, kind, plan) VALUES ($1, $2, $3, $4::jsonb)
-           RETURNING id, dataset_id, state, kind, plan, draft_id, record_id, doi, concept_doi, attempts`,
-          [datasetId, trigger, plan.kind, JSON.stringify(plan)],
-        );
+        const { rows } = await client
+          .query<SyncRow>(
+            `INSERT INTO sync_runs (dataset_id, trigger, kind, plan) VALUES ($1, $2, $3, $4::jsonb)
+             RETURNING id, dataset_id, state, kind, plan, draft_id, record_id, doi, concept_doi, attempts`,
+            [datasetId, trigger, plan.kind, JSON.stringify(plan)],
+          )
+          .catch((error: unknown) => {
+            // One open sync per dataset (partial unique index): another process got there first.
+            if (pgCode(error) === '23505') throw new AppError('SYNC_BUSY', `dataset ${datasetId} already has an open sync`, { retryable: true, cause: error });
+            throw error;
+          });
         const run = toRun(rows[0]!);
         await client.query(`INSERT INTO sync_steps (sync_id, step, detail) VALUES ($1, 'planned', $2::jsonb)`, [
           run.id,
@@ -173,6 +180,8 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
             [result.datasetId, f.resourceId, f.filename, f.size, f.md5, f.fingerprint, d.id],
           );
         }
+        // Cleared first: two resources that swap names would otherwise trip the unique index.
+        await client.query('UPDATE dataset_resources SET zenodo_filename = NULL WHERE dataset_id = $1', [result.datasetId]);
         for (const [resourceId, filename] of result.filenames) {
           await client.query('UPDATE dataset_resources SET zenodo_filename = $3 WHERE dataset_id = $1 AND resource_id = $2', [result.datasetId, resourceId, filename]);
         }
