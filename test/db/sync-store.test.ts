@@ -78,7 +78,8 @@ describe('sync store', () => {
   it('refuses a second open sync for a dataset', async () => {
     const first = await store.createSync('ds-twice', 'scan', plan());
     const error = await rejection(store.createSync('ds-twice', 'manual', plan()));
-    expect(pgCode(error) === '23505' || isAppError(error, 'DB_CONFLICT')).toBe(true);
+    expect(isAppError(error, 'SYNC_BUSY')).toBe(true);
+    expect((error as { retryable: boolean }).retryable).toBe(true);
     expect((await store.openSync('ds-twice'))?.id).toBe(first.id);
   });
 
