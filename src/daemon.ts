@@ -141,7 +141,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       rules,
       matchRule: (r, dataset) => matchRule(r, dataset as unknown as ScannerDataset),
       mapMetadata: (dataset: CkanDataset, rule) => {
-        const { metadata } = mapDatasetToZenodo(dataset as never, rule, { ckanUrl: config.ckan.url, today: new Date() });
+        const { metadata } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date() });
         return { metadata: metadata as unknown as Record<string, unknown>, fingerprint: metadataFingerprint(metadata) };
       },
       fingerprintResource: (r: CkanResource) => resourceFingerprint(r as never),
@@ -166,15 +166,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onStep: options.onStep,
     };
 
-    let notify: NotifyWorker | undefined;
+    const notify: NotifyWorker = await createNotifyWorker({ boss: queue.boss, db, mailer, log, templatesDir: config.mail.templatesDir, admin: config.mail.admin });
+    release.add('notify worker', () => notify.stop());
     const runner: SyncRunner = createSyncRunner(db.pool, syncDeps, (outcome) => {
       metrics.syncOutcome(outcome.state);
       // The outbox rows were committed with the outcome: send them now rather than at the next tick.
-      if (outcome.state === 'done' || outcome.state === 'failed') void notify?.wake().catch((error: unknown) => log.warn({ err: error }, 'could not wake the notifier'));
+      if (outcome.state === 'done' || outcome.state === 'failed') void notify.wake().catch((error: unknown) => log.warn({ err: error }, 'could not wake the notifier'));
     });
-
-    notify = await createNotifyWorker({ boss: queue.boss, db, mailer, log, templatesDir: config.mail.templatesDir, admin: config.mail.admin });
-    release.add('notify worker', () => notify?.stop());
 
     const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
     const workIds: string[] = [];
@@ -279,7 +277,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         for (;;) {
           if ((await pendingWork(db.pool, QUEUE_SYNC)) === 0) return;
           if (Date.now() > deadline) throw new AppError('INTERNAL', `still busy after ${timeoutMs} ms`);
-          await notify?.wake();
+          await notify.wake();
           await new Promise((r) => setTimeout(r, 250));
         }
       },

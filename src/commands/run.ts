@@ -1,5 +1,5 @@
 import { startDaemon, type DaemonMode } from '../daemon.js';
-import { print, type Command, type CommandContext } from './command.js';
+import type { Command, CommandContext } from './command.js';
 import { loadRuntime, settingsOptions, settingsUsage } from './runtime.js';
 
 /**

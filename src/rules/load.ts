@@ -75,7 +75,7 @@ class Walker {
 
   /** A list of texts; a single text is accepted as a one-element list. */
   strings(node: Node | null, path: string): string[] | undefined {
-    if (isScalar(node) && node.value !== null && typeof node.value !== 'object' && typeof node.value !== 'boolean') return [String(node.value)];
+    if (isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number')) return [String(node.value)];
     if (!isSeq(node)) {
       this.problem(node, path, 'must be a list of texts, e.g. [zenodo, archive]');
       return undefined;
@@ -123,7 +123,8 @@ function parseWhen(w: Walker, node: Node | null, path: string, depth = 0): RuleM
         if (!extras) break;
         when.extras = {};
         for (const [k, v] of extras) {
-          const text = isScalar(v.value) && v.value.value !== null && typeof v.value.value !== 'object' ? String(v.value.value) : undefined;
+          const raw = isScalar(v.value) ? v.value.value : undefined;
+          const text = typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
           if (text === undefined) w.problem(v.value ?? v.key, `${at}.${k}`, 'must be a single value (quote it: "true")');
           else when.extras[k] = text;
         }
@@ -216,14 +217,14 @@ export function parseRules(text: string, file: string): { rules?: Rules; problem
     w.problems.push({ file, line, path: '(syntax)', message: `${error.message.split('\n')[0]} (fix the YAML syntax)` });
   }
   if (doc.errors.length > 0) return { problems: w.problems };
-  const top = w.map(doc.contents as Node | null, '(top)', ['defaults', 'rules']);
+  const top = w.map(doc.contents, '(top)', ['defaults', 'rules']);
   if (!top) return { problems: w.problems };
   const defaultsEntry = top.get('defaults');
-  const defaults: PartialPolicy = defaultsEntry ? parsePolicy(w, w.map(defaultsEntry.value, 'defaults', POLICY_KEYS) ?? new Map(), 'defaults') : { resources: {}, zenodo: {} };
+  const defaults: PartialPolicy = defaultsEntry ? parsePolicy(w, w.map(defaultsEntry.value, 'defaults', POLICY_KEYS) ?? new Map<string, { key: Node; value: Node | null }>(), 'defaults') : { resources: {}, zenodo: {} };
   const rulesEntry = top.get('rules');
   const rules: Rule[] = [];
   if (!rulesEntry) {
-    w.problem(doc.contents as Node | null, 'rules', 'is missing: add a list of rules (e.g. one with `when: { tags: [zenodo] }`)');
+    w.problem(doc.contents, 'rules', 'is missing: add a list of rules (e.g. one with `when: { tags: [zenodo] }`)');
   } else if (!isSeq(rulesEntry.value) || rulesEntry.value.items.length === 0) {
     w.problem(rulesEntry.value ?? rulesEntry.key, 'rules', 'must be a non-empty list of rules');
   } else {

@@ -28,7 +28,8 @@ export interface ZenodoPolicy {
   concept?: string;
 }
 
-export type NotifyTarget = 'maintainer_email' | 'author_email' | 'creator' | 'org_admins' | string; // string = literal address
+/** `maintainer_email`, `author_email`, `creator`, `org_admins`, or a literal e-mail address. */
+export type NotifyTarget = string;
 
 export interface Rule {
   name: string;

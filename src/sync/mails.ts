@@ -64,7 +64,7 @@ export function createMailBuilder(options: MailBuilderOptions): (context: MailCo
     return buildOutboxRows({ kind: context.kind, facts, owners: recipients.owners, admin: options.admin, warnings: recipients.warnings }).map((row) => ({
       recipient: row.recipient,
       kind: row.kind,
-      payload: row.payload as Record<string, unknown>,
+      payload: row.payload,
     }));
   };
 }

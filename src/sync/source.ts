@@ -66,7 +66,7 @@ async function get(rawUrl: string, opts: SourceOptions, signal: AbortSignal | un
     let response: Dispatcher.ResponseData;
     try {
       // undici's request never follows redirects by itself (v7), which is what we need here.
-      response = (await request(url, { method: 'GET', headers, signal, dispatcher: opts.dispatcher })) as Dispatcher.ResponseData;
+      response = await request<null>(url, { method: 'GET', headers, signal, dispatcher: opts.dispatcher });
     } catch (error) {
       const guard = unwrap(error);
       if (guard) throw guard;
@@ -104,7 +104,10 @@ export async function openSource(url: string, opts: SourceOptions, signal?: Abor
   const lengthHeader = response.headers['content-length'];
   const length = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   if (length !== undefined) {
-    return { body: response.body, size: length, spooled: false, cleanup: async () => { if (!response.body.destroyed) response.body.destroy(); } };
+    return { body: response.body, size: length, spooled: false, cleanup: () => {
+        if (!response.body.destroyed) response.body.destroy();
+        return Promise.resolve();
+      } };
   }
   await mkdir(opts.spoolDir, { recursive: true });
   const path = join(opts.spoolDir, `spool-${randomUUID()}`);

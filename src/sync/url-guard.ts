@@ -120,10 +120,10 @@ export function guardedLookup(policy: HostPolicy) {
       const list = addresses;
       const allowed = policy.allowedHosts.length > 0 && isAllowListed(new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}`), { allowedHosts: policy.allowedHosts.map((h) => h.replace(/:\d+$/, '')) });
       const bad = list.find((a) => !isPublicAddress(a.address));
-      if (bad && !allowed) return callback(refused(hostname, bad.address) as unknown as NodeJS.ErrnoException, '');
+      if (bad && !allowed) return callback(refused(hostname, bad.address), '');
       if (options.all) return callback(null, list);
       const first = list[0];
-      if (!first) return callback(new Error(`no address for ${hostname}`) as NodeJS.ErrnoException, '');
+      if (!first) return callback(new Error(`no address for ${hostname}`), '');
       callback(null, first.address, first.family);
     });
   };
