@@ -44,6 +44,17 @@ export async function openDatabase(cfg: Config['database'], log: Logger, options
     const pool = await connectPool(cfg.url, log, options);
     return { pool, connectionString: cfg.url, close: once(() => pool.end()) };
   }
+  // The embedded server of a running daemon serves the same folder: one-shot commands (`status`,
+  // `sync`, `scan --once`) join it as clients instead of failing, and leave it running.
+  const dataDir = resolve(cfg.dataDir);
+  const running = runningPostmaster(dataDir);
+  if (running?.port !== undefined && existsSync(join(dataDir, PASSWORD_FILE))) {
+    const password = await readPassword(dataDir);
+    const connectionString = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${EMBEDDED_DATABASE}`;
+    const pool = await connectPool(connectionString, log, options);
+    log.debug({ dataDir, port: running.port }, 'joined the embedded PostgreSQL of a running process');
+    return { pool, connectionString, close: once(() => pool.end()) };
+  }
   const server = await startEmbeddedPostgres({ dataDir: cfg.dataDir, port: cfg.embeddedPort, log });
   try {
     await ensureDatabase(server.url('postgres'), EMBEDDED_DATABASE).catch((error: unknown) => {

@@ -54,10 +54,13 @@ describe('embedded PostgreSQL', () => {
       expect((await migrate(first, log)).applied).toContain('0001_initial');
       await first.pool.query("INSERT INTO links (dataset_id, concept_recid) VALUES ('kept', '42')");
 
-      // The same data directory cannot be served twice: the second start says who holds it.
-      const error = await rejection(openDatabase({ ...cfg, embeddedPort: await freePort() }, log));
-      expect(isAppError(error, 'DB_UNAVAILABLE')).toBe(true);
-      expect((error as Error).message).toContain('already running from');
+      // A second process on the same data directory (a one-shot command next to `run`) joins
+      // the running server instead of starting another, and leaves it running when it closes.
+      const joined = await openDatabase({ ...cfg, embeddedPort: await freePort() }, log);
+      const seen = await joined.pool.query<{ concept_recid: string }>("SELECT concept_recid FROM links WHERE dataset_id = 'kept'");
+      expect(seen.rows).toEqual([{ concept_recid: '42' }]);
+      await joined.close();
+      expect((await first.pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     } finally {
       await first.close();
     }
