@@ -7,6 +7,7 @@ import { migrateCommand } from './migrate.js';
 import { runCommand, workerCommand } from './run.js';
 import { scanCommand } from './scan.js';
 import { retryCommand, syncCommand } from './sync.js';
+import { statusCommand } from './status.js';
 
 /** Every CLI subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: readonly Command[] = [
@@ -16,6 +17,7 @@ export const commands: readonly Command[] = [
   syncCommand,
   retryCommand,
   linkCommand,
+  statusCommand,
   checkConfigCommand,
   migrateCommand,
   demoCommand,

@@ -8,6 +8,7 @@ import type { Rules } from '../rules/types.js';
 import { loadSettings } from '../config/settings.js';
 import { loadRules } from '../rules/load.js';
 import { AppError } from '../errors.js';
+import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from '../log.js';
 import type { CommandContext } from './command.js';
 
@@ -36,6 +37,11 @@ export async function loadRuntime(ctx: CommandContext, opts: { needRules?: boole
   }
   const config = settings.config;
   const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
-  const log = createLogger({ level: opts.logLevel ?? config.log.level, secrets });
+  // One-shot commands print their own account on stdout; their logs go to stderr, and only
+  // warnings unless the operator asked for more (or for silence).
+  const quiet = opts.logLevel !== undefined && !['debug', 'trace', 'silent', 'error', 'fatal'].includes(config.log.level);
+  const log = opts.logLevel
+    ? createLogger({ level: quiet ? opts.logLevel : config.log.level, secrets, pretty: false, destination: ctx.io.stderr as unknown as DestinationStream })
+    : createLogger({ level: config.log.level, secrets });
   return { config, rules: rules.rules, log };
 }

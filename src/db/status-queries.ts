@@ -373,6 +373,8 @@ export function createStatusQueries(q: Queryable): StatusQueries {
            UNION ALL SELECT dataset_id, 0, now() FROM links WHERE dataset_id = $1
            UNION ALL (SELECT dataset_id, 0, now() FROM sync_runs WHERE dataset_id = $1 LIMIT 1)
            UNION ALL SELECT dataset_id, 1, seen_at FROM datasets WHERE name = $1
+           -- Datasets synced by hand (\`sync <name>\`) before any scan saw them: the name is in the plan.
+           UNION ALL (SELECT dataset_id, 2, started_at FROM sync_runs WHERE plan->'dataset'->>'name' = $1 ORDER BY id DESC LIMIT 1)
          ) c ORDER BY pref, at DESC LIMIT 1`,
         [idOrName],
       );

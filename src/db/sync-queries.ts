@@ -66,14 +66,20 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
     },
 
     async saveLink(link) {
-      await pool.query(
+      await pool
+        .query(
         `INSERT INTO links (dataset_id, concept_recid, concept_doi, latest_record_id, latest_doi)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (dataset_id) DO UPDATE SET concept_recid = EXCLUDED.concept_recid, concept_doi = EXCLUDED.concept_doi,
            latest_record_id = EXCLUDED.latest_record_id, latest_doi = EXCLUDED.latest_doi,
            state = 'active', inactive_reason = NULL, updated_at = now()`,
-        [link.datasetId, link.conceptRecid, link.conceptDoi, link.latestRecordId, link.latestDoi],
-      );
+          [link.datasetId, link.conceptRecid, link.conceptDoi, link.latestRecordId, link.latestDoi],
+        )
+        .catch((error: unknown) => {
+          // A concept belongs to one dataset, or two datasets would publish over each other.
+          if (pgCode(error) === '23505') throw new AppError('LINK_CONFLICT', `Zenodo concept ${link.conceptRecid ?? ''} is already linked to another dataset`, { cause: error });
+          throw error;
+        });
     },
 
     async archivedFiles(datasetId) {
