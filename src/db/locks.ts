@@ -60,3 +60,13 @@ export async function pendingWork(pool: pg.Pool, syncQueue: string): Promise<num
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/** Sync jobs pg-boss believes are running, started more than `olderThanSeconds` ago. */
+export async function activeSyncJobs(pool: pg.Pool, syncQueue: string, olderThanSeconds: number): Promise<{ id: string; datasetId: string }[]> {
+  const { rows } = await pool.query<{ id: string; singleton_key: string | null }>(
+    `SELECT id, singleton_key FROM pgboss.job
+      WHERE name = $1 AND state = 'active' AND started_on < now() - make_interval(secs => $2)`,
+    [syncQueue, olderThanSeconds],
+  );
+  return rows.filter((r) => r.singleton_key !== null).map((r) => ({ id: r.id, datasetId: r.singleton_key! }));
+}
