@@ -4,7 +4,7 @@
  * versions of that concept instead of creating a new record.
  */
 import { AppError } from '../errors.js';
-import type { CkanPort, Link, SyncStore, ZenodoPort } from './ports.js';
+import type { CkanPort, Link, SyncStore, ZDeposition, ZenodoPort } from './ports.js';
 import { parseZenodoReference } from './zenodo-reference.js';
 
 export async function linkDataset(
@@ -23,8 +23,15 @@ export async function linkDataset(
   if (existing?.conceptRecid && existing.conceptRecid !== latest.conceptRecid && !options.force) {
     throw new AppError('LINK_CONFLICT', `dataset ${dataset.name} is already linked to Zenodo concept ${existing.conceptRecid}; pass --force to link it to ${latest.conceptRecid} instead`);
   }
-  const link: Link = {
-    datasetId: dataset.id,
+  const link = linkTo(dataset.id, latest);
+  await deps.store.saveLink(link);
+  return link;
+}
+
+/** A new link of a dataset to the concept of a published version; nothing archived by us yet. */
+export function linkTo(datasetId: string, latest: ZDeposition): Link {
+  return {
+    datasetId,
     conceptRecid: latest.conceptRecid,
     conceptDoi: latest.conceptDoi,
     latestRecordId: latest.id,
@@ -32,6 +39,4 @@ export async function linkDataset(
     archivedMetadataFingerprint: null,
     state: 'active',
   };
-  await deps.store.saveLink(link);
-  return link;
 }

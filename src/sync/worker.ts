@@ -13,6 +13,7 @@ import { planSync, type ArchivedFile, type PlannedFile } from './plan.js';
 import type { OpenedSource } from './source.js';
 import type { CkanDataset, CkanPort, CkanResource, Link, OutboxRow, StoredPlan, SyncRun, SyncStore, ZDeposition, ZenodoPort } from './ports.js';
 import { parseZenodoReference, type ZenodoReference } from './zenodo-reference.js';
+import { linkTo } from './link.js';
 
 export type MailKind = 'first_version' | 'new_version' | 'metadata_edit' | 'failure';
 
@@ -107,15 +108,7 @@ async function resolveLink(deps: SyncDeps, dataset: CkanDataset, rule: Rule): Pr
   if (!latest?.conceptRecid) {
     throw new AppError('DATASET_UNMAPPED', `the dataset's "${deps.linkExtra}" points to Zenodo record ${reference.id}, which has no published version this account can see`);
   }
-  const link: Link = {
-    datasetId: dataset.id,
-    conceptRecid: latest.conceptRecid,
-    conceptDoi: latest.conceptDoi,
-    latestRecordId: latest.id,
-    latestDoi: latest.doi,
-    archivedMetadataFingerprint: null,
-    state: 'active',
-  };
+  const link = linkTo(dataset.id, latest);
   await deps.store.saveLink(link);
   return link;
 }
