@@ -5,16 +5,31 @@ import { redactText } from '../log.js';
 import { print, type Command } from './command.js';
 import { settingsOptions, settingsUsage } from './runtime.js';
 
+/** A database URL for display: the password (in the authority or the query) replaced by ***. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    for (const name of ['password', 'sslpassword']) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
+    return u.toString();
+  } catch {
+    return redactText(url);
+  }
+}
+
 export const checkConfigCommand: Command = {
   name: 'check-config',
   summary: 'validate settings.ini and rules.yaml, reporting every problem at once',
   usage: `Usage: ckan-zenodo-sync check-config [options]
 
 Reads the settings (file and environment) and the rules, and prints every problem of both, one
-per line as FILE:LINE section.key: what is wrong (what is allowed). Exit code 0 when valid, 1 if not.
+per line as FILE:LINE path: what is wrong (what is allowed). Exit code 0 when valid, 1 if not.
 
 Options:
-${settingsUsage}`,
+${settingsUsage}
+
+Example:
+  ckan-zenodo-sync check-config --settings settings.ini --rules rules.yaml`,
   options: { ...settingsOptions },
   async run(ctx) {
     const settingsPath = typeof ctx.values.settings === 'string' ? ctx.values.settings : undefined;
@@ -23,18 +38,18 @@ ${settingsUsage}`,
     const problems = [...settings.problems, ...rules.problems];
     if (problems.length > 0 || !settings.config || !rules.rules) {
       for (const problem of problems) print(ctx.io.stderr, formatProblem(problem));
-      print(ctx.io.stderr, `${problems.length} problem(s) found.`);
+      print(ctx.io.stderr, `${problems.length} problem${problems.length === 1 ? '' : 's'} found; nothing was started.`);
       return 1;
     }
     const c = settings.config;
+    const names = rules.rules.rules.map((r) => r.name);
     const lines = [
       `settings: ${c.settingsPath ?? 'environment and defaults (no settings file)'}`,
-      `CKAN: ${c.ckan.url}${c.ckan.apiToken ? ' (with API token)' : ' (no API token: private datasets are invisible and write-back is impossible)'}`,
-      `Zenodo: ${c.zenodo.url}${c.zenodo.token ? ' (with token)' : ' (no token yet: set [zenodo] token or ZENODO_TOKEN before `run`)'}`,
-      `database: ${c.database.url ? redactText(c.database.url) : `embedded PostgreSQL in ${c.database.dataDir}`}`,
-      `mail: ${c.mail.smtpUrl ? redactText(c.mail.smtpUrl) : 'no smtp_url set, mails will be written to the log instead of sent'}`,
-      `http: ${c.http.listen}${c.http.token ? '' : ' (no token: "Archive now" and the status page need [http] token, or public_status = true)'}`,
-      `rules (${rules.rules.rules.length}): ${rules.rules.rules.map((r) => r.name).join(', ')}`,
+      `source: ${c.ckan.url}${c.ckan.apiToken ? ' (with API token)' : ' (no API token: private datasets are invisible and write-back is impossible)'}`,
+      `zenodo: ${c.zenodo.url}${c.zenodo.token ? ' (with token)' : ' (no token yet: set [zenodo] token or ZENODO_TOKEN before `run`)'}`,
+      `database: ${c.database.url ? redactDatabaseUrl(c.database.url) : `embedded in ${c.database.dataDir}`}`,
+      c.mail.smtpUrl ? `mail: ${redactDatabaseUrl(c.mail.smtpUrl)}` : 'mail: no smtp_url set, mails will be written to the log',
+      `rules: ${names.length} (${names.join(', ')}) from ${rules.rules.file}`,
       'configuration is valid',
     ];
     for (const line of lines) print(ctx.io.stdout, line);

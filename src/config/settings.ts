@@ -2,371 +2,524 @@
  * settings.ini + environment → typed Config (DESIGN.md "settings.ini"). Strict: unknown sections
  * and keys, wrong types, bad URLs, cron expressions, time zones and listen addresses are all
  * problems, and every problem is reported at once as `FILE:LINE section.key: what (allowed)`.
+ *
+ * Precedence per key: environment (`CKAN_ZENODO_<SECTION>_<KEY>[_FILE]`, then `DATABASE_URL`,
+ * `CKAN_API_TOKEN`, `ZENODO_TOKEN`) over the file over the default. An empty value counts as
+ * unset, so `api_token =` in the example file means "no token" and falls through to the default.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import ini from 'ini';
-import cron from 'node-cron';
+import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { suggest } from './suggest.js';
 import type { Config, ConfigProblem } from './types.js';
 import { formatProblem } from './types.js';
 
-type Kind = 'string' | 'url' | 'int' | 'bool' | 'cron' | 'timezone' | 'listen' | 'hosts' | 'level' | 'path' | 'email' | 'mailbox' | 'smtp';
-
-interface KeySpec {
-  kind: Kind;
-  default?: string;
-  min?: number;
-  max?: number;
-  secret?: boolean;
-  required?: boolean;
-  help?: string;
+/** A single-line, bounded rendering of a value for messages (never used for secrets). */
+function show(value: unknown): string {
+  const text = String(value);
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
 }
 
-/** Every setting, its type and default. The ini file uses these names; env is CKAN_ZENODO_<SECTION>_<KEY>. */
-export const SETTINGS: Record<string, Record<string, KeySpec>> = {
-  ckan: {
-    url: { kind: 'url', required: true, help: 'the CKAN site URL, e.g. https://data.example.org' },
-    api_token: { kind: 'string', secret: true },
-    page_size: { kind: 'int', default: '100', min: 1, max: 1000 },
-    scan_overlap_seconds: { kind: 'int', default: '300', min: 0, max: 86_400 },
-    timeout_seconds: { kind: 'int', default: '30', min: 1, max: 3600 },
-  },
-  zenodo: {
-    url: { kind: 'url', default: 'https://zenodo.org' },
-    token: { kind: 'string', secret: true },
-    timeout_seconds: { kind: 'int', default: '60', min: 1, max: 3600 },
-  },
-  database: {
-    url: { kind: 'string', secret: true },
-    data_dir: { kind: 'path', default: './data/pg' },
-    embedded_port: { kind: 'int', default: '5433', min: 1, max: 65_535 },
-  },
-  schedule: {
-    scan: { kind: 'cron', default: '*/15 * * * *' },
-    reconcile: { kind: 'cron', default: '17 3 * * *' },
-    timezone: { kind: 'timezone', default: 'UTC' },
-  },
-  sync: {
-    concurrency: { kind: 'int', default: '2', min: 1, max: 64 },
-    write_back: { kind: 'bool', default: 'false' },
-    spool_dir: { kind: 'path', default: './data/spool' },
-    allowed_hosts: { kind: 'hosts', default: '' },
-    link_extra: { kind: 'string', default: 'zenodo_doi' },
-    max_attempts: { kind: 'int', default: '8', min: 1, max: 100 },
-    drain_timeout_seconds: { kind: 'int', default: '60', min: 1, max: 86_400 },
-  },
-  mail: {
-    smtp_url: { kind: 'smtp', secret: true },
-    from: { kind: 'mailbox', default: 'ckan-zenodo-sync <noreply@localhost.localdomain>' },
-    admin: { kind: 'email' },
-    templates: { kind: 'path' },
-  },
-  http: {
-    listen: { kind: 'listen', default: '127.0.0.1:8080' },
-    token: { kind: 'string', secret: true },
-    public_status: { kind: 'bool', default: 'false' },
-  },
-  log: {
-    level: { kind: 'level', default: 'info' },
-  },
-};
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}
+
+function hasProtocol(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const BOOLEANS: Record<string, boolean> = { true: true, yes: true, '1': true, false: false, no: false, '0': false };
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*\.?)$/;
+
+function validHost(host: string): boolean {
+  if (host.startsWith('[')) return isIP(host.slice(1, -1)) === 6 && host.endsWith(']');
+  return HOST.test(host) || isIP(host) !== 0;
+}
+
+// Each kind parses the trimmed, non-empty text of one setting. Messages say what is wrong and
+// what is allowed; the caller adds `FILE:LINE section.key:`.
+const kinds = {
+  text: () => z.string(),
+  path: () => z.string(),
+  httpUrl: () =>
+    z
+      .string()
+      .refine(isHttpUrl, { error: (i) => `${show(i.input)} is not an http(s) URL without query or fragment (e.g. https://data.example.org)` })
+      .transform((v) => v.replace(/\/+$/, '')),
+  int: (min: number, max: number) =>
+    z
+      .string()
+      .regex(/^[+-]?\d{1,15}$/, { error: (i) => `${show(i.input)} is not a whole number (allowed: ${min}..${max})` })
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .min(min, { error: (i) => `${String(i.input)} is out of range (allowed: ${min}..${max})` })
+          .max(max, { error: (i) => `${String(i.input)} is out of range (allowed: ${min}..${max})` }),
+      ),
+  bool: () =>
+    z
+      .string()
+      .refine((v) => v.toLowerCase() in BOOLEANS, { error: (i) => `${show(i.input)} is not a boolean (allowed: true, false, yes, no, 1, 0)` })
+      .transform((v) => BOOLEANS[v.toLowerCase()] === true),
+  cron: () =>
+    z.string().check((ctx) => {
+      const result = validateDetailed(ctx.value);
+      if (result.valid) return;
+      const why = result.errors[0]?.message;
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: `${show(ctx.value)} is not a valid cron expression${why ? ` (${why})` : ''} (allowed: five fields "minute hour day month weekday" or six with seconds first, e.g. "*/15 * * * *")` });
+    }),
+  timezone: () =>
+    z.string().transform((v, ctx) => {
+      try {
+        return new Intl.DateTimeFormat('en', { timeZone: v }).resolvedOptions().timeZone;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${show(v)} is not a known time zone (allowed: an IANA name such as UTC or Europe/Zurich)` });
+        return z.NEVER;
+      }
+    }),
+  listen: () =>
+    z.string().refine(
+      (v) => {
+        const m = /^(.+):(\d{1,5})$/.exec(v);
+        return m !== null && Number(m[2]) <= 65_535 && validHost(m[1]!);
+      },
+      { error: (i) => `${show(i.input)} is not host:port (allowed: e.g. 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080; port 0..65535)` },
+    ),
+  hosts: () =>
+    z.string().transform((v, ctx) => {
+      const hosts = v.split(',').map((h) => h.trim()).filter(Boolean);
+      const bad = hosts.find((h) => {
+        const m = /^(.+?)(?::(\d{1,5}))?$/.exec(h);
+        return !m || !validHost(m[1]!) || Number(m[2] ?? 0) > 65_535;
+      });
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `${show(bad)} is not a host name or address (allowed: comma-separated hosts with an optional :port, e.g. ckan.internal, 10.0.0.5:8443)` });
+      return hosts;
+    }),
+  level: () => z.enum(LEVELS, { error: (i) => `${show(i.input)} is not a log level (allowed: ${LEVELS.join(', ')})` }),
+  email: () => z.email({ error: (i) => `${show(i.input)} is not an e-mail address (e.g. archive@example.org)` }),
+  mailbox: () =>
+    z.string().refine((v) => z.email().safeParse(/<([^<>]+)>$/.exec(v)?.[1] ?? v).success, {
+      error: (i) => `${show(i.input)} is not a sender address (allowed: archive@example.org or "Data archive <archive@example.org>")`,
+    }),
+  // Secrets: messages never repeat the value.
+  smtpUrl: () => z.string().refine((v) => hasProtocol(v, ['smtp:', 'smtps:']), { error: 'is not an SMTP URL (allowed: smtp://user:password@host:587 or smtps://host:465; the value is not shown)' }),
+  postgresUrl: () =>
+    z.string().refine((v) => hasProtocol(v, ['postgres:', 'postgresql:']), { error: 'is not a PostgreSQL URL (allowed: postgres://user:password@host:5432/database, or empty for the embedded server; the value is not shown)' }),
+};
+
+interface KeySpec<T> {
+  schema: z.ZodType<T, string>;
+  default?: string;
+  secret?: boolean;
+  /** Set for required keys: what to put there. */
+  required?: string;
+  /** Resolved against the settings file's folder. */
+  path?: boolean;
+}
+
+function key<T>(schema: z.ZodType<T, string>, opts: Omit<KeySpec<T>, 'schema'> = {}): KeySpec<T> {
+  return { schema, ...opts };
+}
+
+/** Every setting: its section, key, type and default. Env names are CKAN_ZENODO_<SECTION>_<KEY>. */
+export const SETTINGS = {
+  ckan: {
+    url: key(kinds.httpUrl(), { required: 'the CKAN site URL, e.g. https://data.example.org' }),
+    api_token: key(kinds.text(), { secret: true }),
+    page_size: key(kinds.int(1, 1000), { default: '100' }),
+    scan_overlap_seconds: key(kinds.int(0, 86_400), { default: '300' }),
+    timeout_seconds: key(kinds.int(1, 3600), { default: '30' }),
+  },
+  zenodo: {
+    url: key(kinds.httpUrl(), { default: 'https://zenodo.org' }),
+    token: key(kinds.text(), { secret: true }),
+    timeout_seconds: key(kinds.int(1, 3600), { default: '60' }),
+  },
+  database: {
+    url: key(kinds.postgresUrl(), { secret: true }),
+    data_dir: key(kinds.path(), { default: './data/pg', path: true }),
+    embedded_port: key(kinds.int(1, 65_535), { default: '5433' }),
+  },
+  schedule: {
+    scan: key(kinds.cron(), { default: '*/15 * * * *' }),
+    reconcile: key(kinds.cron(), { default: '17 3 * * *' }),
+    timezone: key(kinds.timezone(), { default: 'UTC' }),
+  },
+  sync: {
+    concurrency: key(kinds.int(1, 64), { default: '2' }),
+    write_back: key(kinds.bool(), { default: 'false' }),
+    spool_dir: key(kinds.path(), { default: './data/spool', path: true }),
+    allowed_hosts: key(kinds.hosts(), { default: '' }),
+    link_extra: key(kinds.text(), { default: 'zenodo_doi' }),
+    max_attempts: key(kinds.int(1, 100), { default: '8' }),
+    drain_timeout_seconds: key(kinds.int(1, 86_400), { default: '60' }),
+  },
+  mail: {
+    smtp_url: key(kinds.smtpUrl(), { secret: true }),
+    from: key(kinds.mailbox(), { default: 'ckan-zenodo-sync <noreply@localhost.localdomain>' }),
+    admin: key(kinds.email()),
+    templates: key(kinds.path(), { path: true }),
+  },
+  http: {
+    listen: key(kinds.listen(), { default: '127.0.0.1:8080' }),
+    token: key(kinds.text(), { secret: true }),
+    public_status: key(kinds.bool(), { default: 'false' }),
+  },
+  log: {
+    level: key(kinds.level(), { default: 'info' }),
+  },
+} as const;
+
+type Settings = typeof SETTINGS;
+type SectionName = keyof Settings;
+/** The parsed value of every setting (undefined: unset and without default). */
+type Values = { [S in SectionName]: { [K in keyof Settings[S]]: Settings[S][K] extends KeySpec<infer T> ? T | undefined : never } };
+
+const SECTIONS = Object.keys(SETTINGS) as SectionName[];
+const specsOf = (section: string): Record<string, KeySpec<unknown>> | undefined =>
+  Object.hasOwn(SETTINGS, section) ? (SETTINGS[section as SectionName] as Record<string, KeySpec<unknown>>) : undefined;
+
 const ENV_PREFIX = 'CKAN_ZENODO_';
-/** Common names operators already use; they win over the file, like the prefixed ones. */
-const ALIASES: Record<string, [string, string]> = {
+/** Names operators already use elsewhere; they override the file like the prefixed ones. */
+const ALIASES: Record<string, [SectionName, string]> = {
   DATABASE_URL: ['database', 'url'],
   CKAN_API_TOKEN: ['ckan', 'api_token'],
   ZENODO_TOKEN: ['zenodo', 'token'],
 };
+/** A secret file is a token or a URL; anything bigger is the wrong file (or /dev/zero). */
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
-interface Located {
+/** A name as a single word for `section.key` paths (section and key names come from the user). */
+function word(name: string): string {
+  return /^[\w.[\]-]+$/.test(name) ? name : JSON.stringify(name).replace(/\s/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+interface IniLine {
+  line: number;
+  /** null: before the first [section]. */
+  section: string | null;
+  key: string;
+  /** No `=` on the line: ini reads it as `key = true`, which is never what was meant. */
+  bare: boolean;
+  text: string;
+}
+
+interface IniIndex {
+  headers: { name: string; line: number }[];
+  entries: IniLine[];
+  junk: { line: number; text: string }[];
+}
+
+/**
+ * Line numbers for the `ini` package's result, which keeps none. The grammar is the package's own
+ * (ini 5 `decode`: its section and key regexes, comments, and `unsafe` for names) so that every
+ * section and key found here is named exactly as in `ini.parse`'s output.
+ */
+function indexLines(text: string): IniIndex {
+  const index: IniIndex = { headers: [], entries: [], junk: [] };
+  let section: string | null = null;
+  text.split(/\r\n|\r|\n/).forEach((raw, i) => {
+    if (raw === '' || /^\s*[;#]/.test(raw) || /^\s*$/.test(raw)) return;
+    const m = /^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$/i.exec(raw);
+    if (!m) {
+      index.junk.push({ line: i + 1, text: raw.trim() });
+      return;
+    }
+    if (m[1] !== undefined) {
+      section = ini.unsafe(m[1]);
+      index.headers.push({ name: section, line: i + 1 });
+      return;
+    }
+    const keyRaw = ini.unsafe(m[2] ?? '');
+    const key = keyRaw.length > 2 && keyRaw.endsWith('[]') ? keyRaw.slice(0, -2) : keyRaw;
+    index.entries.push({ line: i + 1, section, key, bare: m[3] === undefined, text: raw.trim() });
+  });
+  return index;
+}
+
+/** Where a value came from: a line of the settings file, or an environment variable. */
+interface Source {
   value: string;
   file: string;
   line: number | undefined;
-  /** `section.key` in a file, the variable name for the environment. */
+  /** `section.key` for the file, the variable's name for the environment. */
   path: string;
 }
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-function suggest(word: string, options: readonly string[]): string {
-  const best = options.map((o) => ({ o, d: distance(word.toLowerCase(), o) })).sort((x, y) => x.d - y.d)[0];
-  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? `; did you mean "${best.o}"?` : '';
-}
-
-/** Line numbers of `[section]` headers and `key = value` lines (the ini package keeps none). */
-function lineIndex(text: string): { sections: Map<string, number>; keys: Map<string, number>; duplicates: { path: string; line: number }[]; junk: { line: number; text: string }[] } {
-  const sections = new Map<string, number>();
-  const keys = new Map<string, number>();
-  const duplicates: { path: string; line: number }[] = [];
-  const junk: { line: number; text: string }[] = [];
-  let section = '';
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
-    const header = /^\[([^\]]*)\]\s*(?:[;#].*)?$/.exec(line);
-    if (header) {
-      section = header[1]!.trim();
-      if (!sections.has(section)) sections.set(section, i + 1);
-      return;
-    }
-    const kv = /^([^=]+?)\s*=/.exec(line);
-    if (!kv) {
-      junk.push({ line: i + 1, text: line });
-      return;
-    }
-    const path = `${section}.${kv[1]!.trim()}`;
-    if (keys.has(path)) duplicates.push({ path, line: i + 1 });
-    else keys.set(path, i + 1);
-  });
-  return { sections, keys, duplicates, junk };
-}
-
-const urlSchema = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-});
-
-function validate(spec: KeySpec, value: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  const v = value.trim();
-  switch (spec.kind) {
-    case 'string':
-    case 'path':
-      return { ok: true, value: v === '' ? undefined : v };
-    case 'url':
-      if (v === '' && !spec.required) return { ok: true, value: undefined };
-      return urlSchema.safeParse(v).success ? { ok: true, value: v.replace(/\/+$/, '') } : { ok: false, message: `"${v}" is not an http(s) URL (e.g. https://data.example.org)` };
-    case 'smtp':
-      if (v === '') return { ok: true, value: undefined };
-      try {
-        const u = new URL(v);
-        if (u.protocol === 'smtp:' || u.protocol === 'smtps:') return { ok: true, value: v };
-      } catch {
-        /* reported below */
-      }
-      return { ok: false, message: 'is not an SMTP URL (smtp://user:pass@host:587 or smtps://host:465)' };
-    case 'int': {
-      const n = z.coerce.number().int().safeParse(v === '' ? NaN : v);
-      if (!n.success || !/^-?\d+$/.test(v)) return { ok: false, message: `"${v}" is not a whole number (allowed: ${spec.min ?? '…'}..${spec.max ?? '…'})` };
-      if ((spec.min !== undefined && n.data < spec.min) || (spec.max !== undefined && n.data > spec.max)) return { ok: false, message: `${n.data} is out of range (allowed: ${spec.min}..${spec.max})` };
-      return { ok: true, value: n.data };
-    }
-    case 'bool': {
-      const b = v.toLowerCase();
-      if (['true', 'yes', 'on', '1'].includes(b)) return { ok: true, value: true };
-      if (['false', 'no', 'off', '0'].includes(b)) return { ok: true, value: false };
-      return { ok: false, message: `"${v}" is not a boolean (allowed: true, false, yes, no, on, off, 1, 0)` };
-    }
-    case 'cron':
-      return cron.validate(v) ? { ok: true, value: v } : { ok: false, message: `"${v}" is not a valid cron expression (five or six fields, e.g. "*/15 * * * *")` };
-    case 'timezone':
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: v });
-        return { ok: true, value: v };
-      } catch {
-        return { ok: false, message: `"${v}" is not a known time zone (an IANA name such as UTC or Europe/Zurich)` };
-      }
-    case 'listen': {
-      const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(v);
-      const port = m ? Number(m[2]) : NaN;
-      const host = m ? m[1]!.replace(/^\[|\]$/g, '') : '';
-      if (!m || port > 65_535 || (isIP(host) === 0 && !/^[a-zA-Z0-9.-]+$/.test(host))) return { ok: false, message: `"${v}" is not host:port (e.g. 127.0.0.1:8080, [::1]:8080)` };
-      return { ok: true, value: v };
-    }
-    case 'hosts': {
-      const hosts = v.split(',').map((h) => h.trim()).filter(Boolean);
-      const bad = hosts.find((h) => !/^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]+|[0-9a-fA-F:]+)(:\d{1,5})?$/.test(h));
-      return bad ? { ok: false, message: `"${bad}" is not a host name or address (comma-separated, optional :port)` } : { ok: true, value: hosts };
-    }
-    case 'level':
-      return (LEVELS as readonly string[]).includes(v) ? { ok: true, value: v } : { ok: false, message: `"${v}" is not a log level (allowed: ${LEVELS.join(', ')})` };
-    case 'email':
-      if (v === '') return { ok: true, value: undefined };
-      return z.email().safeParse(v).success ? { ok: true, value: v } : { ok: false, message: `"${v}" is not an e-mail address` };
-    case 'mailbox': {
-      const address = /<([^<>]+)>\s*$/.exec(v)?.[1] ?? v;
-      return z.email().safeParse(address).success && !/[\r\n]/.test(v) ? { ok: true, value: v } : { ok: false, message: `"${v}" is not an address such as "Data archive <archive@example.org>"` };
-    }
-  }
+/** The value and the `_file` of one setting at one level (file or environment). */
+interface Level {
+  value?: Source;
+  file?: Source;
 }
 
 export interface LoadSettingsOptions {
   /** settings.ini; undefined: ./settings.ini when it exists, else environment and defaults only. */
-  path?: string;
+  path?: string | undefined;
   env: NodeJS.ProcessEnv;
+  /** For a relative `path` and the default ./settings.ini; default process.cwd(). */
   cwd?: string;
 }
 
+async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Promise<{ file?: string; shown: string; text?: string; problem?: ConfigProblem }> {
+  if (options.path !== undefined) {
+    const file = resolve(cwd, options.path);
+    try {
+      return { file, shown: options.path, text: await readFile(file, 'utf8') };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      return { shown: options.path, problem: { file: options.path, line: undefined, path: '(file)', message: `cannot be read: ${code} (give an existing settings file, or none to use the environment only)` } };
+    }
+  }
+  const file = resolve(cwd, 'settings.ini');
+  try {
+    return { file, shown: 'settings.ini', text: await readFile(file, 'utf8') };
+  } catch {
+    return { shown: 'env' };
+  }
+}
+
+/** Collects the file's values per `section.key`, reporting every structural problem. */
+function fromFile(text: string, shown: string, problems: ConfigProblem[]): Map<string, Level> {
+  const levels = new Map<string, Level>();
+  const index = indexLines(text);
+  const problem = (line: number | undefined, path: string, message: string): void => {
+    problems.push({ file: shown, line, path, message });
+  };
+  const allowedSections = `allowed: ${SECTIONS.map((s) => `[${s}]`).join(', ')}`;
+
+  for (const j of index.junk) problem(j.line, '(syntax)', `${show(j.text)} is neither a [section] header nor a key = value line`);
+  const reported = new Set<string>();
+  for (const h of index.headers) {
+    if (specsOf(h.name) || reported.has(h.name)) continue;
+    reported.add(h.name);
+    const parent = h.name.split('.')[0] ?? '';
+    if (h.name.includes('.') && specsOf(parent)) problem(h.line, word(h.name), `[${h.name}] is not a section: sections cannot be nested (${allowedSections})`);
+    else problem(h.line, word(h.name), `unknown section [${h.name}] (${allowedSections})${suggest(h.name, SECTIONS)}`);
+  }
+
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = ini.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    problem(undefined, '(syntax)', `cannot be parsed: ${String((error as Error).message).split('\n')[0]}`);
+    return levels;
+  }
+
+  const seen = new Map<string, number>();
+  for (const entry of index.entries) {
+    if (entry.section === null) {
+      problem(entry.line, word(entry.key), `is outside any [section] (put it under one of ${SECTIONS.map((s) => `[${s}]`).join(', ')})`);
+      continue;
+    }
+    const specs = specsOf(entry.section);
+    if (!specs) continue; // the section is reported
+    const path = `${entry.section}.${entry.key}`;
+    const shownPath = `${entry.section}.${word(entry.key)}`;
+    const base = entry.key.endsWith('_file') ? entry.key.slice(0, -'_file'.length) : undefined;
+    const isFileKey = base !== undefined && specs[base]?.secret === true;
+    if (entry.bare) {
+      if (specs[entry.key] || isFileKey) problem(entry.line, shownPath, `has no value (write ${entry.key} = <value>, or remove the line)`);
+      else problem(entry.line, '(syntax)', `${show(entry.text)} is neither a [section] header nor a key = value line`);
+      seen.set(path, entry.line);
+      continue;
+    }
+    if (!specs[entry.key] && !isFileKey) {
+      const secrets = Object.keys(specs).filter((k) => specs[k]?.secret).map((k) => `${k}_file`);
+      problem(entry.line, shownPath, `unknown key (allowed in [${entry.section}]: ${Object.keys(specs).join(', ')}${secrets.length ? `, ${secrets.join(', ')}` : ''})${suggest(entry.key, [...Object.keys(specs), ...secrets])}`);
+      continue;
+    }
+    const first = seen.get(path);
+    if (first !== undefined) {
+      problem(entry.line, shownPath, `is set twice (also on line ${first}); keep one`);
+      continue;
+    }
+    seen.set(path, entry.line);
+    const raw = (parsed[entry.section] as Record<string, unknown> | undefined)?.[entry.key];
+    if (raw !== null && typeof raw === 'object') {
+      problem(entry.line, shownPath, 'must be a single value (write key = value once; lists are comma-separated)');
+      continue;
+    }
+    if (raw === undefined) continue;
+    const name = isFileKey ? base : entry.key;
+    const level = levels.get(`${entry.section}.${name}`) ?? {};
+    level[isFileKey ? 'file' : 'value'] = { value: String(raw), file: shown, line: entry.line, path: shownPath };
+    levels.set(`${entry.section}.${name}`, level);
+  }
+
+  // Nested sections ([ckan.extra]) end up as objects inside the parent section: reported above.
+  return levels;
+}
+
+/** Collects the environment's values per `section.key`; empty variables count as unset. */
+function fromEnv(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Map<string, Level> {
+  const levels = new Map<string, Level>();
+  const set = (id: string, which: 'value' | 'file', source: Source): void => {
+    const level = levels.get(id) ?? {};
+    level[which] = source;
+    levels.set(id, level);
+  };
+  for (const [name, [section, k]] of Object.entries(ALIASES)) {
+    const raw = env[name];
+    if (raw !== undefined && raw.trim() !== '') set(`${section}.${k}`, 'value', { value: raw, file: 'env', line: undefined, path: name });
+  }
+  for (const name of Object.keys(env).sort()) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '' || !name.startsWith(ENV_PREFIX)) continue;
+    const rest = name.slice(ENV_PREFIX.length).toLowerCase();
+    const section = SECTIONS.find((s) => rest.startsWith(`${s}_`));
+    // Variables for other sections (e.g. CKAN_ZENODO_DEMO_LOG) belong to other tools or commands.
+    if (section === undefined) continue;
+    const specs = specsOf(section)!;
+    const k = rest.slice(section.length + 1);
+    const base = k.endsWith('_file') ? k.slice(0, -'_file'.length) : undefined;
+    if (specs[k]) {
+      // The prefixed name is the more specific one: it wins over an alias.
+      set(`${section}.${k}`, 'value', { value: raw, file: 'env', line: undefined, path: name });
+    } else if (base !== undefined && specs[base]?.secret) {
+      set(`${section}.${base}`, 'file', { value: raw, file: 'env', line: undefined, path: name });
+    } else {
+      const names = Object.keys(specs).map((key) => `${ENV_PREFIX}${section.toUpperCase()}_${key.toUpperCase()}`);
+      problems.push({ file: 'env', line: undefined, path: word(name), message: `unknown setting (allowed for [${section}]: ${names.join(', ')}, and <NAME>_FILE for secrets)${suggest(name, names)}` });
+    }
+  }
+  return levels;
+}
+
+async function readSecretFile(source: Source, baseDir: string): Promise<{ value?: string; problem?: string }> {
+  const path = resolve(baseDir, source.value.trim());
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return { problem: `${show(path)} is not a regular file (allowed: a file holding only the secret)` };
+    if (info.size > MAX_SECRET_FILE_BYTES) return { problem: `${show(path)} is ${info.size} bytes (allowed: a file holding only the secret, at most ${MAX_SECRET_FILE_BYTES} bytes)` };
+    return { value: (await readFile(path, 'utf8')).trim() };
+  } catch (error) {
+    return { problem: `cannot read ${show(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (allowed: a readable file holding only the secret)` };
+  }
+}
+
+function byPosition(a: ConfigProblem, b: ConfigProblem): number {
+  // File problems by line first, then the environment's, by variable name.
+  if (a.file !== b.file) return a.file === 'env' ? 1 : b.file === 'env' ? -1 : 0;
+  return (a.line ?? 0) - (b.line ?? 0) || (a.file === 'env' ? a.path.localeCompare(b.path) : 0);
+}
+
+/**
+ * Reads settings.ini (when given or present) and the environment into a Config. Never throws:
+ * `config` is set only when `problems` is empty.
+ */
 export async function loadSettings(options: LoadSettingsOptions): Promise<{ config?: Config; problems: ConfigProblem[] }> {
   const cwd = options.cwd ?? process.cwd();
   const problems: ConfigProblem[] = [];
-  let file: string | undefined;
-  let text = '';
-  if (options.path !== undefined) {
-    file = resolve(cwd, options.path);
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      problems.push({ file: options.path, line: undefined, path: '(file)', message: `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (give an existing settings file, or none to use the environment)` });
-      return { problems };
-    }
-  } else {
-    try {
-      text = await readFile(resolve(cwd, 'settings.ini'), 'utf8');
-      file = resolve(cwd, 'settings.ini');
-    } catch {
-      file = undefined;
-    }
-  }
-  const shown = options.path ?? (file ? 'settings.ini' : 'env');
-  const baseDir = file ? dirname(file) : cwd;
-  const values = new Map<string, Located>();
+  const read = await readSettingsFile(options, cwd);
+  if (read.problem) return { problems: [read.problem] };
+  const baseDir = read.file ? dirname(read.file) : cwd;
+  const fileLevels = read.text !== undefined ? fromFile(read.text, read.shown, problems) : new Map<string, Level>();
+  const envLevels = fromEnv(options.env, problems);
+  const headers = read.text !== undefined ? indexLines(read.text).headers : [];
 
-  if (file) {
-    const index = lineIndex(text);
-    for (const j of index.junk) problems.push({ file: shown, line: j.line, path: '(syntax)', message: `"${j.text.slice(0, 60)}" is neither a [section] nor a key = value line` });
-    for (const d of index.duplicates) problems.push({ file: shown, line: d.line, path: d.path, message: `is set twice (first on line ${index.keys.get(d.path)}); keep one` });
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = ini.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      problems.push({ file: shown, line: undefined, path: '(syntax)', message: (error as Error).message });
-      parsed = {};
-    }
-    for (const [section, body] of Object.entries(parsed)) {
-      const sectionSpec = SETTINGS[section];
-      if (!sectionSpec || typeof body !== 'object' || body === null) {
-        const line = index.sections.get(section) ?? index.keys.get(`.${section}`);
-        const what = typeof body === 'object' ? `unknown section [${section}]` : `"${section}" is outside any [section]`;
-        problems.push({ file: shown, line, path: section, message: `${what} (allowed: ${Object.keys(SETTINGS).map((s) => `[${s}]`).join(', ')})${suggest(section, Object.keys(SETTINGS))}` });
+  const values: Record<string, Record<string, unknown>> = {};
+  for (const section of SECTIONS) {
+    const specs = specsOf(section)!;
+    const out: Record<string, unknown> = {};
+    values[section] = out;
+    for (const [k, spec] of Object.entries(specs)) {
+      const id = `${section}.${k}`;
+      const env = envLevels.get(id);
+      const level = env?.value || env?.file ? env : fileLevels.get(id);
+      let source = level?.value;
+      if (level?.value && level.file) {
+        const where = level.file.file === 'env' ? `${level.value.path} and ${level.file.path} are both set` : `both ${k} and ${k}_file are set`;
+        problems.push({ file: level.file.file, line: level.file.line, path: level.file.path, message: `${where}; keep one (the value, or the file holding it)` });
         continue;
       }
-      for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
-        const path = `${section}.${key}`;
-        const line = index.keys.get(path);
-        const fileKey = key.endsWith('_file') ? key.slice(0, -5) : undefined;
-        if (fileKey && sectionSpec[fileKey]?.secret) {
-          values.set(`${path}`, { value: String(raw), file: shown, line, path });
+      if (level?.file) {
+        const secret = await readSecretFile(level.file, baseDir);
+        if (secret.problem !== undefined) {
+          problems.push({ file: level.file.file, line: level.file.line, path: level.file.path, message: secret.problem });
           continue;
         }
-        if (!sectionSpec[key]) {
-          problems.push({ file: shown, line, path, message: `unknown key (allowed in [${section}]: ${Object.keys(sectionSpec).join(', ')})${suggest(key, Object.keys(sectionSpec))}` });
-          continue;
-        }
-        if (typeof raw === 'object') {
-          problems.push({ file: shown, line, path, message: 'must be a single value' });
-          continue;
-        }
-        values.set(path, { value: String(raw), file: shown, line, path });
+        source = { ...level.file, value: secret.value ?? '' };
       }
-    }
-  }
-
-  // Environment overrides: CKAN_ZENODO_<SECTION>_<KEY>[_FILE], then the common aliases.
-  for (const [name, raw] of Object.entries(options.env)) {
-    if (raw === undefined || !name.startsWith(ENV_PREFIX)) continue;
-    const rest = name.slice(ENV_PREFIX.length).toLowerCase();
-    const section = Object.keys(SETTINGS).find((s) => rest.startsWith(`${s}_`));
-    const key = section ? rest.slice(section.length + 1) : '';
-    const spec = section ? SETTINGS[section]! : undefined;
-    const base = key.endsWith('_file') ? key.slice(0, -5) : key;
-    if (!section || !spec || !(spec[key] || (key.endsWith('_file') && spec[base]?.secret))) {
-      problems.push({ file: 'env', line: undefined, path: name, message: `unknown setting (the form is ${ENV_PREFIX}<SECTION>_<KEY>, e.g. ${ENV_PREFIX}SYNC_CONCURRENCY)` });
-      continue;
-    }
-    values.set(`${section}.${key}`, { value: raw, file: 'env', line: undefined, path: name });
-    if (!key.endsWith('_file')) values.delete(`${section}.${key}_file`);
-    else values.delete(`${section}.${base}`);
-  }
-  for (const [name, [section, key]] of Object.entries(ALIASES)) {
-    const raw = options.env[name];
-    if (raw === undefined || raw === '') continue;
-    values.set(`${section}.${key}`, { value: raw, file: 'env', line: undefined, path: name });
-    values.delete(`${section}.${key}_file`);
-  }
-
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [section, spec] of Object.entries(SETTINGS)) {
-    out[section] = {};
-    for (const [key, keySpec] of Object.entries(spec)) {
-      const path = `${section}.${key}`;
-      let located = values.get(path);
-      const fromFile = values.get(`${path}_file`);
-      if (fromFile && located && located.file === fromFile.file) {
-        problems.push({ file: fromFile.file, line: fromFile.line, path: fromFile.path, message: `both ${key} and ${key}_file are set; keep one` });
-      } else if (fromFile && !located) {
-        const secretPath = resolve(baseDir, fromFile.value.trim());
-        try {
-          located = { ...fromFile, value: (await readFile(secretPath, 'utf8')).trim() };
-        } catch (error) {
-          problems.push({ file: fromFile.file, line: fromFile.line, path: fromFile.path, message: `cannot read ${secretPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (a file holding only the secret)` });
+      let text = source?.value.trim() ?? '';
+      if (text === '') {
+        if (spec.required !== undefined) {
+          const header = headers.find((h) => h.name === section);
+          problems.push({
+            file: read.shown,
+            line: header?.line,
+            path: id,
+            message: `is required (${spec.required}; or set ${ENV_PREFIX}${section.toUpperCase()}_${k.toUpperCase()})`,
+          });
           continue;
         }
+        if (spec.default === undefined) continue;
+        text = spec.default;
+        source = undefined;
       }
-      if (!located || located.value.trim() === '') {
-        if (keySpec.required) {
-          problems.push({ file: shown, line: file ? lineIndex(text).sections.get(section) : undefined, path, message: `is required (${keySpec.help ?? 'no default'}; or set ${ENV_PREFIX}${section.toUpperCase()}_${key.toUpperCase()})` });
-          continue;
-        }
-        if (keySpec.default === undefined) continue;
-        located = { value: keySpec.default, file: shown, line: undefined, path };
-      }
-      const result = validate(keySpec, located.value);
-      if (!result.ok) {
-        const path2 = located.file === 'env' ? located.path : path;
-        problems.push({ file: located.file, line: located.line, path: path2, message: keySpec.secret ? result.message.replace(/"[^"]*"/, 'the value') : result.message });
+      const result = spec.schema.safeParse(text);
+      if (!result.success) {
+        const where = source ?? { file: read.shown, line: undefined, path: id };
+        const message = result.error.issues[0]?.message ?? 'is invalid';
+        problems.push({ file: where.file, line: where.line, path: where.path, message });
         continue;
       }
-      out[section]![key] = keySpec.kind === 'path' && typeof result.value === 'string' ? resolve(baseDir, result.value) : result.value;
+      out[k] = spec.path === true && typeof result.data === 'string' ? resolve(baseDir, result.data) : result.data;
     }
   }
-  if (problems.length > 0) return { problems: sortProblems(problems) };
+  if (problems.length > 0) return { problems: problems.sort(byPosition) };
 
-  // Every key was validated above, so each value has the type its kind produces.
-  const v = <T>(section: string, key: string): T => out[section]![key] as T;
+  // Every key was parsed by its schema above (or is undefined: unset without default).
+  const v = values as unknown as Values;
   const config: Config = {
-    settingsPath: file,
-    ckan: { url: v('ckan', 'url'), apiToken: v('ckan', 'api_token'), pageSize: v('ckan', 'page_size'), scanOverlapMs: v<number>('ckan', 'scan_overlap_seconds') * 1000, timeoutMs: v<number>('ckan', 'timeout_seconds') * 1000 },
-    zenodo: { url: v('zenodo', 'url'), token: v('zenodo', 'token'), timeoutMs: v<number>('zenodo', 'timeout_seconds') * 1000 },
-    database: { url: v('database', 'url'), dataDir: v('database', 'data_dir'), embeddedPort: v('database', 'embedded_port') },
-    schedule: { scan: v('schedule', 'scan'), reconcile: v('schedule', 'reconcile'), timezone: v('schedule', 'timezone') },
-    sync: {
-      concurrency: v('sync', 'concurrency'),
-      writeBack: v('sync', 'write_back'),
-      spoolDir: v('sync', 'spool_dir'),
-      allowedHosts: v<string[] | undefined>('sync', 'allowed_hosts') ?? [],
-      linkExtra: v('sync', 'link_extra'),
-      maxAttempts: v('sync', 'max_attempts'),
-      drainTimeoutMs: v<number>('sync', 'drain_timeout_seconds') * 1000,
+    settingsPath: read.file,
+    ckan: {
+      url: v.ckan.url!,
+      apiToken: v.ckan.api_token,
+      pageSize: v.ckan.page_size!,
+      scanOverlapMs: v.ckan.scan_overlap_seconds! * 1000,
+      timeoutMs: v.ckan.timeout_seconds! * 1000,
     },
-    mail: { smtpUrl: v('mail', 'smtp_url'), from: v('mail', 'from'), admin: v('mail', 'admin'), templatesDir: v('mail', 'templates') },
-    http: { listen: v('http', 'listen'), token: v('http', 'token'), publicStatus: v('http', 'public_status') },
-    log: { level: v('log', 'level') },
+    zenodo: { url: v.zenodo.url!, token: v.zenodo.token, timeoutMs: v.zenodo.timeout_seconds! * 1000 },
+    database: { url: v.database.url, dataDir: v.database.data_dir!, embeddedPort: v.database.embedded_port! },
+    schedule: { scan: v.schedule.scan!, reconcile: v.schedule.reconcile!, timezone: v.schedule.timezone! },
+    sync: {
+      concurrency: v.sync.concurrency!,
+      writeBack: v.sync.write_back!,
+      spoolDir: v.sync.spool_dir!,
+      allowedHosts: v.sync.allowed_hosts ?? [],
+      linkExtra: v.sync.link_extra!,
+      maxAttempts: v.sync.max_attempts!,
+      drainTimeoutMs: v.sync.drain_timeout_seconds! * 1000,
+    },
+    mail: { smtpUrl: v.mail.smtp_url, from: v.mail.from!, admin: v.mail.admin, templatesDir: v.mail.templates },
+    http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status! },
+    log: { level: v.log.level! },
   };
-  return { config, problems };
-}
-
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file === 'env' ? 1 : b.file === 'env' ? -1 : 0));
+  return { config, problems: [] };
 }
 
 /** loadSettings, throwing CONFIG_INVALID with every problem (one per line) when there are any. */
 export async function loadConfig(options: LoadSettingsOptions): Promise<Config> {
   const { config, problems } = await loadSettings(options);
-  if (!config || problems.length > 0) throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s):\n${problems.map(formatProblem).join('\n')}`);
+  if (!config || problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s):\n${problems.map(formatProblem).join('\n')}`, {
+      details: { problems: problems.map(formatProblem) },
+    });
+  }
   return config;
 }

@@ -24,5 +24,8 @@ export function suggest(word: string, allowed: readonly string[]): string {
     const d = editDistance(w, name.toLowerCase());
     if (best === undefined || d < best.d) best = { name, d };
   }
-  return best !== undefined && best.d > 0 && best.d <= Math.max(2, Math.floor(w.length / 3)) ? `; did you mean "${best.name}"?` : best?.d === 0 && word !== best.name ? `; did you mean "${best.name}"?` : '';
+  if (best === undefined || best.name === word) return '';
+  // Short words tolerate one typo, longer ones up to three ("concurency", "drain_timeout_second").
+  const tolerance = Math.max(1, Math.min(3, Math.floor(w.length / 4)));
+  return best.d <= tolerance ? `; did you mean "${best.name}"?` : '';
 }
