@@ -39,6 +39,9 @@ import { createStatusQueries } from './db/status-queries.js';
 
 export type DaemonMode = 'run' | 'worker';
 
+/** How long stop() still waits for clients and the pool to close after the drain timeout passed. */
+const CLOSE_GRACE_MS = 1000;
+
 export interface DaemonOptions {
   config: Config;
   rules: Rules;
@@ -99,15 +102,48 @@ function releasers(log: Logger): { add(name: string, fn: () => Promise<void> | v
   };
 }
 
+/**
+ * pg-boss 10's `create_queue` is not safe against another process creating the same queue at the
+ * same moment (two daemons started together on a fresh database): both insert the queue row and
+ * attach a partition, and PostgreSQL aborts one of them with a deadlock (40P01). The loser's
+ * transaction was rolled back and the winner's queue now exists, so starting again succeeds.
+ */
+async function startQueueRetryingDeadlocks(options: Parameters<typeof startQueue>[0]): Promise<Queue> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startQueue(options);
+    } catch (error) {
+      if (attempt >= 5 || (error as { code?: unknown }).code !== '40P01') throw error;
+      options.log.warn({ attempt }, 'another process was creating the job queues at the same time: starting the queue again');
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, rules, log } = options;
   const release = releasers(log);
+  // Work in flight in this process (sync jobs, resumed syncs, scans): stop() waits for it, up to
+  // the drain timeout, before closing the clients and the pool it uses.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inFlight.add(work);
+    work.then(
+      () => inFlight.delete(work),
+      () => inFlight.delete(work),
+    );
+    return work;
+  };
+  let drainMs = config.sync.drainTimeoutMs;
+  let cutShort = (): void => undefined;
+  const drainCutShort = new Promise<void>((resolve) => (cutShort = resolve));
+  let stopping: Promise<void> | undefined;
   try {
     const db = await openDatabase(config.database, log);
     release.add('database', () => db.close());
     await migrate(db, log);
 
-    const queue = await startQueue({ connectionString: db.connectionString, log, syncRetryLimit: config.sync.maxAttempts, max: Math.max(4, config.sync.concurrency + 2) });
+    const queue = await startQueueRetryingDeadlocks({ connectionString: db.connectionString, log, syncRetryLimit: config.sync.maxAttempts, max: Math.max(4, config.sync.concurrency + 2) });
     release.add('queue', () => queue.stop({ timeoutMs: config.sync.drainTimeoutMs, graceful: true }));
 
     const metrics = createMetrics();
@@ -180,7 +216,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       workIds.push(
         await queue.boss.work<SyncJobData>(QUEUE_SYNC, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds }, async ([job]) => {
           if (!job) return;
-          const outcome = await runner.run({ datasetId: job.data.datasetId, trigger: job.data.trigger, attempt: job.retryCount + 1 });
+          const outcome = await track(runner.run({ datasetId: job.data.datasetId, trigger: job.data.trigger, attempt: job.retryCount + 1 }));
           return { state: outcome.state };
         }),
       );
@@ -188,21 +224,40 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release.add('sync workers', async () => {
       for (const id of workIds) await queue.boss.offWork({ id });
     });
+    // Released after the schedules and the HTTP server (nothing new starts) and before any
+    // client or the pool is closed: closing them first would fail the very jobs the drain is
+    // waiting for (a draft left open, published only at the next start).
+    release.add('in-flight work', async () => {
+      const deadline = Date.now() + drainMs;
+      // Stops fetching jobs, waits for the running ones and, at the deadline, fails those still
+      // running so that pg-boss retries them rather than leaving them `active` for a whole lease.
+      const queueStopped = queue.stop({ timeoutMs: drainMs, graceful: true });
+      while (inFlight.size > 0 && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]);
+        clearTimeout(timer);
+      }
+      await queueStopped;
+      if (inFlight.size > 0) {
+        log.warn({ inFlight: inFlight.size, drainTimeoutMs: drainMs }, 'drain timeout passed: in-flight work cut short; the next start resumes it from its last recorded step');
+        cutShort();
+      }
+    });
 
     const scanDeps = { db, boss: queue.boss, ckan, rules, config, log };
     const scanNow = async (): Promise<ScanReport> => {
-      const report = await runScan(scanDeps);
+      const report = await track(runScan(scanDeps));
       metrics.scan(report);
       return report;
     };
-    const reconcileNow = (): Promise<ReconcileReport> => runReconcile(scanDeps);
+    const reconcileNow = (): Promise<ReconcileReport> => track(runReconcile(scanDeps));
 
     // Syncs left open by a process that died (crash, SIGKILL, power loss) are finished now
     // rather than when their queue lease runs out; the per-dataset lock keeps this from racing
     // a live worker on another machine.
     for (const datasetId of options.workers === false ? [] : await openSyncDatasets(db.pool)) {
       await enqueueSync(queue.boss, { datasetId, datasetName: datasetId, trigger: 'retry', resources: { added: [], changed: [], removed: [] }, metadataChanged: false, fingerprints: { metadata: null, resources: {} } });
-      void runner.run({ datasetId, trigger: 'retry' }).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
+      void track(runner.run({ datasetId, trigger: 'retry' })).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
     }
 
     const tasks: { stop(): void | Promise<void> }[] = [];
@@ -281,8 +336,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           await new Promise((r) => setTimeout(r, 250));
         }
       },
-      async stop() {
-        await release.releaseAll();
+      async stop(stopOptions = {}) {
+        if (stopOptions.timeoutMs !== undefined) drainMs = stopOptions.timeoutMs;
+        stopping ??= release.releaseAll();
+        // Work cut short by the drain timeout still holds an upload or a pooled connection, and
+        // closing the Zenodo client or the pool waits for exactly those: give the closing a
+        // moment, then return so that the caller can exit (the next start resumes the work).
+        await Promise.race([stopping, drainCutShort.then(() => new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref()))]);
       },
     };
     return daemon;

@@ -25,7 +25,7 @@ async function runDaemon(ctx: CommandContext, mode: DaemonMode): Promise<number>
       stopping = true;
       log.info({ signal, drainTimeoutMs: config.sync.drainTimeoutMs }, 'stopping: finishing in-flight jobs');
       const force = setTimeout(() => {
-        log.error('drain timeout passed: exiting');
+        log.error('still not stopped well after the drain timeout: exiting');
         process.exit(1);
       }, config.sync.drainTimeoutMs + 10_000);
       force.unref();
@@ -34,6 +34,9 @@ async function runDaemon(ctx: CommandContext, mode: DaemonMode): Promise<number>
         .then(() => {
           log.info('stopped');
           log.flush();
+          // Work cut short by the drain timeout may still hold a socket (a stalled upload) that
+          // would keep the process alive until the peer gives up; nothing else is left to do.
+          setTimeout(() => process.exit(0), 500).unref();
           resolve(0);
         })
         .catch((error: unknown) => {
