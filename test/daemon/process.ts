@@ -84,7 +84,7 @@ export function startRun(files: { settings: string; rules: string }): RunProcess
   const lines: LogLine[] = [];
   let partial = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     partial += chunk.toString();
     const parts = partial.split('\n');
     partial = parts.pop() ?? '';
@@ -97,7 +97,7 @@ export function startRun(files: { settings: string; rules: string }): RunProcess
       }
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const proc: RunProcess = {
     child,
