@@ -104,3 +104,32 @@ export async function enqueueSync(boss: PgBoss, data: SyncJobData, opts: { db?: 
     ...(db === undefined ? {} : { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } }),
   });
 }
+
+/**
+ * Queues the syncs of one scanned page with ONE insert (pg-boss `insert`, same queue defaults and
+ * stately policy as `send`, whose `ON CONFLICT DO NOTHING` drops a second queued job for a
+ * dataset): one `send` per dataset made a 100,000-dataset first scan wait on 100,000 round trips
+ * (bench/run.mjs). Runs in the caller's transaction (`db`); returns how many jobs were added,
+ * counted as the change in queued jobs for these datasets, since `insert` reports no ids.
+ */
+export async function enqueueSyncBatch(boss: PgBoss, jobs: { data: SyncJobData; expireInSeconds?: number }[], opts: { db: SqlExecutor; schema?: string }): Promise<number> {
+  if (jobs.length === 0) return 0;
+  const db = opts.db;
+  const keys = jobs.map((j) => j.data.datasetId);
+  const schema = (opts.schema ?? 'pgboss').replace(/"/g, '""');
+  const queued = async (): Promise<number> => {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "${schema}".job WHERE name = $1 AND state = 'created' AND singleton_key = ANY($2::text[])`, [QUEUE_SYNC, keys]);
+    return (rows[0] as { n: number } | undefined)?.n ?? 0;
+  };
+  const before = await queued();
+  await boss.insert(
+    jobs.map((j) => ({
+      name: QUEUE_SYNC,
+      data: j.data as unknown as object,
+      singletonKey: j.data.datasetId,
+      ...(j.expireInSeconds === undefined ? {} : { expireInSeconds: j.expireInSeconds }),
+    })),
+    { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } },
+  );
+  return (await queued()) - before;
+}

@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import type { Rule } from '../rules/types.js';
 import type { CkanDataset, CkanResource } from './ckan-types.js';
-import { mapDatasetToZenodo, metadataFingerprint } from '../zenodo/metadata.js';
 
 export type ResourceFingerprints = Record<string, string>;
 
@@ -34,15 +33,32 @@ export function resourceFingerprint(resource: CkanResource): string {
 }
 
 /**
- * Fingerprint of the Zenodo metadata this dataset maps to under `rule` (src/zenodo/metadata.ts),
- * which leaves out publication_date and version-specific fields; the CKAN URL only shapes the
- * link back to the dataset.
+ * Fingerprint of what the Zenodo metadata mapping (src/zenodo/metadata.ts `mapDatasetToZenodo`)
+ * READS: the dataset fields it maps, the parts of the rule it uses, and the CKAN URL of the link
+ * back. Hashing the inputs instead of running the mapping keeps the scan cheap (rendering the notes'
+ * Markdown for every dataset of every page was most of a full scan's CPU, bench/run.mjs) and is
+ * exactly as blind to what the mapping ignores: extras (our DOI write-back), resources, timestamps,
+ * and `version` (the mapped fingerprint leaves it out as version-specific). It is compared only
+ * with the scanner's own previous fingerprint, never with the sync's; keep the field list in step
+ * with the mapping ("v2" marks this scheme, so an older stored fingerprint reads as a change once).
  */
 export function datasetMetadataFingerprint(dataset: CkanDataset, rule: Rule, ckanUrl: string): string {
-  return metadataFingerprint(mapDatasetToZenodo(dataset, rule, { ckanUrl, today: EPOCH }).metadata);
+  const org = dataset.organization;
+  return digest([
+    'v2',
+    ckanUrl,
+    dataset.name,
+    dataset.title ?? null,
+    dataset.notes ?? null,
+    dataset.author ?? null,
+    dataset.maintainer ?? null,
+    org == null ? null : [org.title ?? null, org.name ?? null],
+    dataset.tags.map((t) => t.name),
+    dataset.license_id ?? null,
+    rule.name,
+    rule.zenodo,
+  ]);
 }
-
-const EPOCH = new Date(0);
 
 export function fingerprintDataset(dataset: CkanDataset, rule: Rule, ckanUrl: string): DatasetFingerprints {
   // fromEntries defines own properties: a hostile resource id "__proto__" stays a plain key.

@@ -43,7 +43,7 @@ import {
 import { isAppError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config/types.js';
-import { enqueueSync, syncLeaseSeconds, type Boss, type SyncJobData } from '../queue/boss.js';
+import { enqueueSyncBatch, syncLeaseSeconds, type Boss, type SyncJobData } from '../queue/boss.js';
 import { matchRule } from '../rules/evaluate.js';
 import { compileFq } from '../rules/fq.js';
 import type { Rule, Rules } from '../rules/types.js';
@@ -283,10 +283,7 @@ async function handlePage(
     // Snapshots first, then the jobs: both in this transaction, so a worker never sees a job
     // whose snapshot is not committed.
     await upsertDatasetsSeen(q, toStore);
-    for (const job of toQueue) {
-      const jobId = await enqueueSync(deps.boss as Boss, job.data, { db: q, expireInSeconds: job.lease });
-      if (jobId !== null) result.enqueued++;
-    }
+    result.enqueued += await enqueueSyncBatch(deps.boss as Boss, toQueue.map((job) => ({ data: job.data, expireInSeconds: job.lease })), { db: q });
     if (watermark !== undefined) await setWatermark(q, watermark.source, watermark.value, watermark.id);
     return result;
   };
