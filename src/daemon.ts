@@ -30,6 +30,7 @@ import { createSyncRunner, type SyncRunner } from './sync/job.js';
 import type { SyncDeps, SyncOutcome } from './sync/worker.js';
 import type { CkanDataset, CkanResource, Link } from './sync/ports.js';
 import { linkDataset } from './sync/link.js';
+import { startReaper } from './sync/reaper.js';
 import { createZenodoClient, type ZenodoClient } from './zenodo/client.js';
 import { mapDatasetToZenodo, metadataFingerprint } from './zenodo/metadata.js';
 import { zenodoPort } from './sync/zenodo-port.js';
@@ -258,6 +259,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const datasetId of options.workers === false ? [] : await openSyncDatasets(db.pool)) {
       await enqueueSync(queue.boss, { datasetId, datasetName: datasetId, trigger: 'retry', resources: { added: [], changed: [], removed: [] }, metadataChanged: false, fingerprints: { metadata: null, resources: {} } });
       void track(runner.run({ datasetId, trigger: 'retry' })).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
+    }
+    // Jobs of workers that died (here or on another machine) go back to the queue as soon as
+    // their dataset lock is free, instead of when their hours-long lease runs out.
+    if (options.workers !== false) {
+      const reaper = startReaper(db, queue.boss, log);
+      release.add('reaper', () => reaper.stop());
     }
 
     const tasks: { stop(): void | Promise<void> }[] = [];
