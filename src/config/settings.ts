@@ -14,15 +14,10 @@ import ini from 'ini';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { oneLine, quote as show, word } from './problem-text.js';
 import { suggest } from './suggest.js';
 import type { Config, ConfigProblem } from './types.js';
 import { formatProblem } from './types.js';
-
-/** A single-line, bounded rendering of a value for messages (never used for secrets). */
-function show(value: unknown): string {
-  const text = String(value);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
-}
 
 function isHttpUrl(value: string): boolean {
   try {
@@ -74,7 +69,7 @@ const kinds = {
   bool: () =>
     z
       .string()
-      .refine((v) => v.toLowerCase() in BOOLEANS, { error: (i) => `${show(i.input)} is not a boolean (allowed: true, false, yes, no, 1, 0)` })
+      .refine((v) => Object.hasOwn(BOOLEANS, v.toLowerCase()), { error: (i) => `${show(i.input)} is not a boolean (allowed: true, false, yes, no, 1, 0)` })
       .transform((v) => BOOLEANS[v.toLowerCase()] === true),
   cron: () =>
     z.string().check((ctx) => {
@@ -192,7 +187,7 @@ type Values = { [S in SectionName]: { [K in keyof Settings[S]]: Settings[S][K] e
 
 const SECTIONS = Object.keys(SETTINGS) as SectionName[];
 const specsOf = (section: string): Record<string, KeySpec<unknown>> | undefined =>
-  Object.hasOwn(SETTINGS, section) ? (SETTINGS[section as SectionName] as Record<string, KeySpec<unknown>>) : undefined;
+  Object.hasOwn(SETTINGS, section) ? SETTINGS[section as SectionName] : undefined;
 
 const ENV_PREFIX = 'CKAN_ZENODO_';
 /** Names operators already use elsewhere; they override the file like the prefixed ones. */
@@ -203,11 +198,6 @@ const ALIASES: Record<string, [SectionName, string]> = {
 };
 /** A secret file is a token or a URL; anything bigger is the wrong file (or /dev/zero). */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
-
-/** A name as a single word for `section.key` paths (section and key names come from the user). */
-function word(name: string): string {
-  return /^[\w.[\]-]+$/.test(name) ? name : JSON.stringify(name).replace(/\s/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 interface IniLine {
   line: number;
@@ -314,7 +304,7 @@ function fromFile(text: string, shown: string, problems: ConfigProblem[]): Map<s
 
   let parsed: Record<string, unknown>;
   try {
-    parsed = ini.parse(text) as Record<string, unknown>;
+    parsed = ini.parse(text);
   } catch (error) {
     problem(undefined, '(syntax)', `cannot be parsed: ${String((error as Error).message).split('\n')[0]}`);
     return levels;
@@ -354,7 +344,7 @@ function fromFile(text: string, shown: string, problems: ConfigProblem[]): Map<s
       problem(entry.line, shownPath, 'must be a single value (write key = value once; lists are comma-separated)');
       continue;
     }
-    if (raw === undefined) continue;
+    if (typeof raw !== 'string' && typeof raw !== 'boolean') continue;
     const name = isFileKey ? base : entry.key;
     const level = levels.get(`${entry.section}.${name}`) ?? {};
     level[isFileKey ? 'file' : 'value'] = { value: String(raw), file: shown, line: entry.line, path: shownPath };
@@ -426,7 +416,7 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
   const cwd = options.cwd ?? process.cwd();
   const problems: ConfigProblem[] = [];
   const read = await readSettingsFile(options, cwd);
-  if (read.problem) return { problems: [read.problem] };
+  if (read.problem) return { problems: [{ ...read.problem, message: oneLine(read.problem.message) }] };
   const baseDir = read.file ? dirname(read.file) : cwd;
   const fileLevels = read.text !== undefined ? fromFile(read.text, read.shown, problems) : new Map<string, Level>();
   const envLevels = fromEnv(options.env, problems);
@@ -481,7 +471,7 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       out[k] = spec.path === true && typeof result.data === 'string' ? resolve(baseDir, result.data) : result.data;
     }
   }
-  if (problems.length > 0) return { problems: problems.sort(byPosition) };
+  if (problems.length > 0) return { problems: problems.map((p) => ({ ...p, message: oneLine(p.message) })).sort(byPosition) };
 
   // Every key was parsed by its schema above (or is undefined: unset without default).
   const v = values as unknown as Values;

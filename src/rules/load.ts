@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { ConfigProblem } from '../config/types.js';
+import { oneLine, word } from '../config/problem-text.js';
 import { suggest } from '../config/suggest.js';
 import { DEFAULT_MAX_SIZE, rulesFileSchema, type PolicyInput } from './schema.js';
 import type { Rule, Rules } from './types.js';
@@ -16,6 +17,8 @@ import type { Rule, Rules } from './types.js';
 export { parseSize } from './schema.js';
 
 type PathKey = string | number;
+
+const MAX_SYNTAX_PROBLEMS = 10;
 
 /**
  * `rules[1].when.tags`. A key that is not a plain name is JSON-quoted with its whitespace escaped,
@@ -27,7 +30,7 @@ export function formatPath(path: readonly PathKey[]): string {
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
     else if (/^[A-Za-z0-9_-]+$/.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(key).replace(/\s/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}]`;
+    else out += `[${word(key, /(?!)/)}]`;
   }
   return out;
 }
@@ -114,20 +117,28 @@ export function parseRules(text: string, file: string): { rules?: Rules; problem
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((error) => ({
-      file,
-      line: error.linePos?.[0]?.line ?? lines.linePos(error.pos[0]).line,
-      path: '(syntax)',
-      message: `${error.message.split('\n')[0] ?? 'invalid YAML'} (fix the YAML syntax)`,
-    }));
-    return { problems: problems.sort(byLine) };
+    // One broken line (a stray indent) can make every later token an error: report the first
+    // error of each line, and of the first lines only.
+    const seen = new Set<number | undefined>();
+    const problems: ConfigProblem[] = [];
+    for (const error of doc.errors) {
+      const line = error.linePos?.[0]?.line ?? lines.linePos(error.pos[0]).line;
+      if (seen.has(line)) continue;
+      seen.add(line);
+      problems.push({ file, line, path: '(syntax)', message: oneLine(`${error.message.split('\n')[0] ?? 'invalid YAML'} (fix the YAML syntax)`) });
+    }
+    const shown = problems.sort(byLine).slice(0, MAX_SYNTAX_PROBLEMS);
+    if (problems.length > shown.length) {
+      shown.push({ file, line: undefined, path: '(syntax)', message: `${problems.length - shown.length} more line${problems.length - shown.length === 1 ? '' : 's'} with syntax errors not shown (fix the first ones, then check again)` });
+    }
+    return { problems: shown };
   }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
     // e.g. an alias bomb: yaml refuses to expand it.
-    return { problems: [{ file, line: undefined, path: '(syntax)', message: `${(error as Error).message.split('\n')[0]} (simplify the YAML anchors and aliases)` }] };
+    return { problems: [{ file, line: undefined, path: '(syntax)', message: oneLine(`${(error as Error).message.split('\n')[0] ?? 'cannot be read'} (simplify the YAML anchors and aliases)`) }] };
   }
   if (value === null || value === undefined) {
     return { problems: [{ file, line: undefined, path: 'rules', message: 'is missing: the file is empty (add a `rules:` list, e.g. a rule with `when: { tags: [zenodo] }`)' }] };
@@ -137,7 +148,7 @@ export function parseRules(text: string, file: string): { rules?: Rules; problem
     ...(parsed.success ? [] : parsed.error.issues.flatMap((issue) => issueProblems(issue, doc, lines, file))),
     ...duplicateNames(value, doc, lines, file),
   ];
-  if (!parsed.success || problems.length > 0) return { problems: problems.sort(byLine) };
+  if (!parsed.success || problems.length > 0) return { problems: problems.map((p) => ({ ...p, message: oneLine(p.message) })).sort(byLine) };
   const defaults = parsed.data.defaults ?? {};
   const rules: Rule[] = parsed.data.rules.map((rule, i) => ({
     name: rule.name,

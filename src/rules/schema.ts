@@ -9,6 +9,7 @@
  * line of that key, with a "did you mean" suggestion).
  */
 import { z } from 'zod';
+import { quote } from '../config/problem-text.js';
 import type { ResourcePolicy, RuleMatch, ZenodoPolicy } from './types.js';
 
 export const NOTIFY_TARGETS = ['maintainer_email', 'author_email', 'creator', 'org_admins'] as const;
@@ -36,8 +37,8 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  const text = JSON.stringify(typeof value === 'string' && value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  return typeof value === 'string' ? text : `${text} (${typeof value})`;
+  if (typeof value === 'string') return quote(value);
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? `${value} (${typeof value})` : `a value of type ${typeof value}`;
 }
 
 /** What a check returns for a bad value (a class, so that no parsed value can be mistaken for it). */
@@ -58,7 +59,7 @@ function leaf<T>(check: (value: unknown) => T | Bad) {
       ctx.addIssue({ code: 'custom', message: result.error });
       return z.NEVER;
     }
-    return result as T;
+    return result;
   });
 }
 
@@ -218,7 +219,7 @@ export const rulesFileSchema = strict(
     rules: leaf((v): unknown[] | Bad => {
       if (!Array.isArray(v)) return bad(`must be a list of rules, each with a name and a when (got ${describeValue(v)})`);
       if (v.length === 0) return bad('must list at least one rule (e.g. `- name: tagged` with `when: { tags: [zenodo] }`)');
-      return v;
+      return v as unknown[];
     }).pipe(z.array(ruleSchema)),
   },
   'the rules file: defaults and rules',
