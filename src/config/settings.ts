@@ -344,10 +344,12 @@ function fromFile(text: string, shown: string, problems: ConfigProblem[]): Map<s
       problem(entry.line, shownPath, 'must be a single value (write key = value once; lists are comma-separated)');
       continue;
     }
-    if (typeof raw !== 'string' && typeof raw !== 'boolean') continue;
+    // ini turns the words true, false and null into JSON values: give back what was written.
+    const value = raw === null ? 'null' : typeof raw === 'string' || typeof raw === 'boolean' ? String(raw) : undefined;
+    if (value === undefined) continue;
     const name = isFileKey ? base : entry.key;
     const level = levels.get(`${entry.section}.${name}`) ?? {};
-    level[isFileKey ? 'file' : 'value'] = { value: String(raw), file: shown, line: entry.line, path: shownPath };
+    level[isFileKey ? 'file' : 'value'] = { value, file: shown, line: entry.line, path: shownPath };
     levels.set(`${entry.section}.${name}`, level);
   }
 
@@ -503,11 +505,11 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
   return { config, problems: [] };
 }
 
-/** loadSettings, throwing CONFIG_INVALID with every problem (one per line) when there are any. */
+/** loadSettings, throwing CONFIG_INVALID whose message is every problem, one per line, when there are any. */
 export async function loadConfig(options: LoadSettingsOptions): Promise<Config> {
   const { config, problems } = await loadSettings(options);
   if (!config || problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s):\n${problems.map(formatProblem).join('\n')}`, {
+    throw new AppError('CONFIG_INVALID', problems.map(formatProblem).join('\n'), {
       details: { problems: problems.map(formatProblem) },
     });
   }

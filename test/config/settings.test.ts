@@ -101,6 +101,7 @@ const fileErrors: [string, string, string, RegExp][] = [
   ['list syntax', `${URL_LINE}[sync]\nallowed_hosts[] = a\n`, 'settings.ini:4 sync.allowed_hosts:', /must be a single value/],
   ['missing required url, section present', `[ckan]\npage_size = 10\n`, 'settings.ini:1 ckan.url:', /^is required \(the CKAN site URL.*CKAN_ZENODO_CKAN_URL\)$/],
   ['missing required url, section absent', `[sync]\nconcurrency = 2\n`, 'settings.ini ckan.url:', /^is required/],
+  ['null is not a number', `${URL_LINE}page_size = null\n`, 'settings.ini:3 ckan.page_size:', /^"null" is not a whole number/],
   ['not a number', `${URL_LINE}page_size = ten\n`, 'settings.ini:3 ckan.page_size:', /^"ten" is not a whole number \(allowed: 1\.\.1000\)$/],
   ['not a whole number', `${URL_LINE}page_size = 1.5\n`, 'settings.ini:3 ckan.page_size:', /is not a whole number/],
   ['page_size too large', `${URL_LINE}page_size = 1001\n`, 'settings.ini:3 ckan.page_size:', /^1001 is out of range \(allowed: 1\.\.1000\)$/],
@@ -249,9 +250,10 @@ describe('loadConfig', () => {
     await writeFile(join(dir, 's.ini'), '[ckan]\nurl = x\n[sync]\nconcurrency = 0\n');
     const error = await loadConfig({ path: 's.ini', cwd: dir, env: {} }).catch((e: unknown) => e);
     expect(isAppError(error, 'CONFIG_INVALID')).toBe(true);
-    const message = (error as Error).message;
-    expect(message).toContain('\ns.ini:2 ckan.url: "x" is not an http(s) URL');
-    expect(message).toContain('\ns.ini:4 sync.concurrency: 0 is out of range (allowed: 1..64)');
+    expect((error as Error).message.split('\n')).toEqual([
+      's.ini:2 ckan.url: "x" is not an http(s) URL without query or fragment (e.g. https://data.example.org)',
+      's.ini:4 sync.concurrency: 0 is out of range (allowed: 1..64)',
+    ]);
   });
 
   it('returns the config when valid', async () => {
