@@ -85,11 +85,14 @@ export async function startQueue(options: StartQueueOptions): Promise<Queue> {
 
 /**
  * A lease long enough for the dataset's transfers: its byte total at a pessimistic 2 MB/s, both
- * ways (download and upload overlap, but retries do not), plus a margin; between 1 and 48 hours.
+ * ways (download and upload overlap, but retries do not), plus a margin; between 1 and 23 hours,
+ * because pg-boss 10 refuses expirations of 24 hours or more. Longer transfers are still safe:
+ * the per-dataset lock keeps a second worker out, and the reaper (src/sync/reaper.ts) only
+ * re-queues a job whose worker is gone.
  */
 export function syncLeaseSeconds(totalBytes: number): number {
   const transfer = Math.ceil((2 * totalBytes) / (2 * 1024 * 1024));
-  return Math.min(48 * 3600, Math.max(3600, transfer + 1800));
+  return Math.min(23 * 3600, Math.max(3600, transfer + 1800));
 }
 
 /**
