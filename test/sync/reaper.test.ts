@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startQueue, enqueueSync, QUEUE_SYNC, type Queue } from '../../src/queue/boss.js';
+import { startQueue, enqueueSync, syncLeaseSeconds, QUEUE_SYNC, type Queue } from '../../src/queue/boss.js';
 import { reapOrphanedSyncJobs } from '../../src/sync/reaper.js';
 import { tryLock, LOCK_SYNC_DATASET } from '../../src/db/locks.js';
 import { silentLogger } from '../../src/log.js';
@@ -47,4 +47,11 @@ test('a job fetched moments ago is left alone: its worker may not have taken the
   await queue.boss.fetch(QUEUE_SYNC);
   expect(await reapOrphanedSyncJobs(d, queue.boss, silentLogger())).toBe(0);
   expect(await state(fresh)).toBe('active');
+});
+
+test('the lease of a huge dataset stays within what pg-boss accepts', async () => {
+  const lease = syncLeaseSeconds(10 ** 12);
+  expect(lease).toBeLessThan(24 * 3600);
+  expect(await enqueueSync(queue.boss, job('one-terabyte'), { expireInSeconds: lease })).not.toBeNull();
+  expect(syncLeaseSeconds(10 ** 9)).toBeGreaterThan(3600);
 });
