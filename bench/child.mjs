@@ -78,4 +78,6 @@ process.on('message', async ({ id, call, args }) => {
     process.send({ id, error: String(error?.stack ?? error) });
   }
 });
+// The bench was interrupted (Ctrl-C, kill): do not outlive it.
+process.on('disconnect', () => process.exit(0));
 process.send({ ready: true });
