@@ -1,9 +1,10 @@
+import { CKAN_FIXTURES } from '../support/fixtures.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDataset, parseDatastoreResult, parseSearchResult } from '../../src/scanner/ckan-types.js';
 
-const dir = '/work/shared/fixtures/ckan-real';
+const dir = CKAN_FIXTURES;
 const load = (file: string): unknown => JSON.parse(readFileSync(join(dir, file), 'utf8'));
 /** Some recorders kept the envelope, one (HDX) saved the bare dataset dict. */
 const result = (json: unknown): unknown => (json !== null && typeof json === 'object' && 'result' in json ? (json).result : json);

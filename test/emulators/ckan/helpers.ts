@@ -6,7 +6,7 @@ import type { CkanEmulator } from '../../../src/emulators/ckan/server.js';
 
 export const SYSADMIN = 'ckan-test-token';
 export const SAMPLES = join(import.meta.dirname, '../../../src/emulators/samples');
-export const FIXTURES = '/work/shared/fixtures/ckan-real';
+export { CKAN_FIXTURES as FIXTURES } from '../../support/fixtures.js';
 
 export interface Answer {
   status: number;
