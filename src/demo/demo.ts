@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 
 const CKAN_TOKEN = 'demo-ckan-token';
 const ZENODO_TOKEN = 'demo-zenodo-token';
-const HTTP_TOKEN = 'demo-http-token';
+export const HTTP_TOKEN = 'demo-http-token';
 
 export interface DemoOptions {
   rules: Rules;
@@ -29,6 +29,12 @@ export interface DemoOptions {
   serve: boolean;
   /** Resolves when the operator asks to stop (Ctrl-C) in --serve mode. */
   untilStopped?: Promise<void>;
+  /** Port of the status page with `serve` (default 8080; 0 = any free port). */
+  port?: number;
+  /** Called with the status page's URL once it serves (tests drive a browser from there). */
+  onServing?: (url: string) => void;
+  /** More CKAN datasets to seed (tests add hostile ones). */
+  extraDatasets?: object[];
 }
 
 function freePort(): Promise<number> {
@@ -104,6 +110,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     // Zenodo's rate limit is off here so the demo takes seconds; the client paces itself on zenodo.org.
     const zenodo = await startZenodoEmulator({ tokens: [ZENODO_TOKEN], rateLimit: false, sandbox: true });
     stops.push(() => zenodo.close());
+    for (const dataset of options.extraDatasets ?? []) ckan.addDataset(dataset);
     const smtp = await startSmtpCapture({});
     stops.push(() => smtp.stop());
     out(`CKAN emulator    ${ckan.url}  (${ckan.datasets().length} sample datasets)`);
@@ -119,7 +126,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
       sync: { concurrency: 4, writeBack: true, spoolDir: join(work, 'spool'), allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', maxAttempts: 5, drainTimeoutMs: 20_000 },
       mail: { smtpUrl: smtp.url, from: 'Data archive <archive@portal.example>', admin: 'archive-admin@portal.example', templatesDir: undefined },
-      http: { listen: `127.0.0.1:${options.serve ? 8080 : 0}`, token: HTTP_TOKEN, publicStatus: true },
+      http: { listen: `127.0.0.1:${options.serve ? (options.port ?? 8080) : 0}`, token: HTTP_TOKEN, publicStatus: true },
       log: { level: 'warn' },
     };
     const daemon = await startDaemon({ config, rules: options.rules, log, mode: 'run', schedule: false, pollingIntervalSeconds: 0.5 });
@@ -156,6 +163,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (options.serve && daemon.httpUrl) {
       out(`\nStatus page: ${daemon.httpUrl}/  (Archive now token: ${HTTP_TOKEN})`);
       out('Serving until Ctrl-C.');
+      options.onServing?.(daemon.httpUrl);
       await options.untilStopped;
     }
     out('\nDemo finished: everything above ran the real daemon code against local emulators.');
