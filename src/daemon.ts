@@ -140,7 +140,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const drainCutShort = new Promise<void>((resolve) => (cutShort = resolve));
   let stopping: Promise<void> | undefined;
   try {
-    const db = await openDatabase(config.database, log);
+    // Each running sync holds one connection for its dataset lock (src/db/locks.ts) and needs
+    // more for its steps: a pool smaller than that stalls every worker at once.
+    const db = await openDatabase(config.database, log, { poolSize: 2 * config.sync.concurrency + 6 });
     release.add('database', () => db.close());
     await migrate(db, log);
 
