@@ -234,7 +234,12 @@ interface RateState {
   resetAt: number | undefined; // ms
   blockedUntil: number; // ms, from a 429
   nextSlot: number; // ms, the paced schedule
+  /** When this client sent its recent requests (ms, oldest first): our own view of the window. */
+  sent: number[];
 }
+
+/** Zenodo's short rate-limit window (reference §8: "100 requests per minute"). */
+const RATE_WINDOW_MS = 60_000;
 
 const MAX_ERROR_BODY = 256 * 1024;
 const LIST_PAGE_SIZE = 100;
@@ -291,7 +296,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
         })
       : undefined;
   const dispatcher: Dispatcher = opts.dispatcher ?? ownAgent!;
-  const rate: RateState = { limit: undefined, remaining: undefined, resetAt: undefined, blockedUntil: 0, nextSlot: 0 };
+  const rate: RateState = { limit: undefined, remaining: undefined, resetAt: undefined, blockedUntil: 0, nextSlot: 0, sent: [] };
   const counters: ZenodoClientStats = { requests: 0, rateLimited: 0, retries: 0, pacedMs: 0 };
 
   /** Removes the token from anything that leaves the client (messages, details, logs). */
@@ -334,7 +339,9 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     if (Number.isFinite(limit) && limit > 0) rate.limit = limit;
     if (Number.isFinite(remaining) && remaining >= 0) rate.remaining = remaining;
     if (Number.isFinite(reset) && reset > 0) rate.resetAt = reset * 1000;
-    if (status === 429) rate.blockedUntil = Math.max(rate.blockedUntil, now() + retryAfterMs(headers));
+    // Retry-After is whole seconds and often rounds down to 0 just before the reset; waiting for
+    // the reset itself avoids a burst of immediate retries that all get 429 again.
+    if (status === 429) rate.blockedUntil = Math.max(rate.blockedUntil, now() + retryAfterMs(headers), Number.isFinite(reset) && reset > 0 ? reset * 1000 : 0);
   }
 
   function retryAfterMs(headers: Answer['headers']): number {
@@ -359,8 +366,19 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
         await sleep(rate.blockedUntil - t);
         continue;
       }
+      // The window moves: a request counts against the budget for a whole minute after it was
+      // sent, so a burst now plus an even pace later can still overrun it. Our own log of what
+      // we sent in the last minute keeps every minute-long stretch within the limit.
+      while (rate.sent.length > 0 && rate.sent[0]! <= t - RATE_WINDOW_MS) rate.sent.shift();
+      if (rate.limit !== undefined && rate.sent.length >= rate.limit) {
+        rate.blockedUntil = Math.max(rate.blockedUntil, rate.sent[rate.sent.length - rate.limit]! + RATE_WINDOW_MS + 1);
+        continue;
+      }
       const { limit, remaining, resetAt } = rate;
-      if (remaining === undefined || resetAt === undefined || resetAt <= t) break;
+      if (remaining === undefined || resetAt === undefined || resetAt <= t) {
+        rate.sent.push(t);
+        break;
+      }
       if (remaining <= 0) {
         // The window frees a slot at the reset (moving window, §8). Shared, so that concurrent
         // callers all wait for it rather than only the first one.
@@ -369,6 +387,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       }
       if (limit !== undefined && remaining >= limit / 2) {
         rate.remaining = remaining - 1;
+        rate.sent.push(t);
         break;
       }
       const interval = (resetAt - t) / remaining;
@@ -379,6 +398,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
         counters.pacedMs += slot - t;
         await sleep(slot - t);
       }
+      rate.sent.push(now());
       break;
     }
   }
