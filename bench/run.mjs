@@ -586,8 +586,11 @@ async function queueBench(pgdb, jobs) {
       const t0 = performance.now();
       for (let k = 0; k < jobs; k++) await queue.boss.send('bench-noop', { k });
       for (let w = 0; w < 4; w++) {
-        await queue.boss.work('bench-noop', { batchSize: 1, pollingIntervalSeconds: 0.5 }, async () => {
+        // Like the daemon's sync workers: look for the next job right after finishing one.
+        let id = '';
+        id = await queue.boss.work('bench-noop', { batchSize: 1, pollingIntervalSeconds: 0.5 }, async () => {
           if (++completed === jobs) allDone();
+          queue.boss.notifyWorker(id);
         });
       }
       await finished;

@@ -216,13 +216,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
     const workIds: string[] = [];
     for (let i = 0; i < (options.workers === false ? 0 : config.sync.concurrency); i++) {
-      workIds.push(
-        await queue.boss.work<SyncJobData>(QUEUE_SYNC, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds }, async ([job]) => {
-          if (!job) return;
+      let workId = '';
+      workId = await queue.boss.work<SyncJobData>(QUEUE_SYNC, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds }, async ([job]) => {
+        if (!job) return;
+        try {
           const outcome = await track(runner.run({ datasetId: job.data.datasetId, trigger: job.data.trigger, attempt: job.retryCount + 1 }));
           return { state: outcome.state };
-        }),
-      );
+        } finally {
+          // pg-boss 10 sleeps a whole polling interval after every job, even with more waiting;
+          // a worker that just finished one looks for the next one at once instead.
+          queue.boss.notifyWorker(workId);
+        }
+      });
+      workIds.push(workId);
     }
     release.add('sync workers', async () => {
       for (const id of workIds) await queue.boss.offWork({ id });
