@@ -669,7 +669,7 @@ export async function startZenodoEmulator(opts: ZenodoEmulatorOptions = {}): Pro
   function notAllowed(ctx: Ctx): Reply {
     ctx.req.resume();
     ownDeposition(ctx, ctx.params[0]);
-    // Sorting and renaming are not implemented in RDM (ZR:t-flow).
+    // RDM dropped file sorting and renaming from the legacy API (ZR:t-flow): 405, as Zenodo answers.
     throw new HttpError(405, 'The method is not allowed for the requested URL.');
   }
 
