@@ -358,13 +358,21 @@ async function scanBench(pgdb, count) {
     }
     record({ bench: 'scan', name: `full scan, ${count} datasets all selected`, figure: median(ours), unit: 'datasets/s', baseline: median(bare), baselineName: 'bare HTTP loop, same pages', target: 'ratio >= 0.7', check: (_, r) => r >= 0.7, runs: { ours, bare } });
 
+    // The full scan left one queued sync per dataset, and the queue keeps at most one queued job
+    // per dataset: a changed dataset that still has one gets no second (correctly, its sync reads
+    // the dataset fresh). Workers would have taken them by the next scan; here they are dropped.
+    const { QUEUE_SYNC } = await dist('queue/boss.js');
+    const clearQueue = () => last.pool.query(`DELETE FROM pgboss.job WHERE name = $1`, [QUEUE_SYNC]);
     const none = [];
     const changed = [];
     for (let i = 0; i < reps; i++) {
+      await clearQueue();
       const s0 = await scan(last);
       none.push(s0);
-      await ckan.call('touch', 100, false);
-      changed.push(await scan(last));
+      const touched = await ckan.call('touch', 100, false);
+      const s1 = await scan(last);
+      if (s1.enqueued !== touched) notes.push(`scan: the incremental scan after ${touched} edits queued ${s1.enqueued}`);
+      changed.push(s1);
     }
     record({ bench: 'scan', name: 'incremental scan, nothing changed: requests', figure: median(none.map((s) => s.requests)), unit: 'requests', target: '<= 2', check: (f) => f <= 2, runs: none.map((s) => s.requests) });
     record({ bench: 'scan', name: 'incremental scan, 100 changed: requests', figure: median(changed.map((s) => s.requests)), unit: 'requests', note: `queued ${changed.map((s) => s.enqueued).join('/')}`, runs: changed.map((s) => s.requests) });
