@@ -8,7 +8,8 @@
  * `x\r\nBcc: evil@example.com` therefore stays inside the Subject header as text.
  */
 import nodemailer from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { parseConnectionUrl } from 'nodemailer/lib/shared/index.js';
 import { AppError } from '../errors.js';
 import { redactText, type Logger } from '../log.js';
 import { isValidAddress } from './recipients.js';
@@ -45,6 +46,8 @@ export interface MailerOptions {
   log: Logger;
   /** Connection, greeting and socket timeout; default 30 s. Must stay well below the outbox lease. */
   timeoutMs?: number;
+  /** SMTP connections kept open and used at once; default 4 (the outbox drain's parallel sends). */
+  maxConnections?: number;
 }
 
 /** Parses `Display Name <addr@host>` or `addr@host`; throws CONFIG_INVALID otherwise. */
@@ -115,10 +118,19 @@ export function createMailer(options: MailerOptions): Mailer {
       throw new AppError('CONFIG_INVALID', `[mail] smtp_url must start with smtp:// or smtps://, not ${smtpUrl.protocol}//`);
     }
   }
-  const transport = logOnly
+  // nodemailer reads ONLY the URL when given `url` and drops every other option (timeouts, the
+  // file/URL access switches, pool): the URL is parsed by nodemailer's own parser (so its query
+  // parameters such as `tls.rejectUnauthorized` keep working) and our options go on top.
+  // Pooled: a mail server that greets after a delay (smtp-server waits 100 ms, postscreen longer)
+  // or wants STARTTLS + AUTH costs that once per connection, not once per mail.
+  const transport =
+    options.smtpUrl === undefined
     ? nodemailer.createTransport({ jsonTransport: true })
     : nodemailer.createTransport({
-        url: options.smtpUrl,
+        ...parseConnectionUrl(options.smtpUrl),
+        pool: true,
+        maxConnections: options.maxConnections ?? 4,
+        maxMessages: 100,
         connectionTimeout: timeout,
         greetingTimeout: timeout,
         socketTimeout: timeout,
@@ -126,7 +138,7 @@ export function createMailer(options: MailerOptions): Mailer {
         // local file or fetch a URL (attachments/alternatives given as paths).
         disableFileAccess: true,
         disableUrlAccess: true,
-      } as SMTPTransport.Options);
+      } as SMTPPool.Options);
 
   return {
     fromDomain,

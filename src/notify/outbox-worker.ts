@@ -38,6 +38,11 @@ export interface DrainOptions {
   /** Rows claimed per round trip; default 20. */
   batchSize?: number;
   /**
+   * Mails of a batch being sent at once; default 4, the mailer's pooled connections
+   * (src/notify/mailer.ts). One at a time, each mail waits out the server's reply to DATA.
+   */
+  parallel?: number;
+  /**
    * How long a claimed row stays ours; default 5 minutes. Must exceed the mailer's worst case
    * (three 30 s timeouts) so that a slow send is never claimed and sent by a second worker.
    */
@@ -123,44 +128,67 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
     // loop ends once what was due when it started has been handled.
     const rows = await claimDueOutbox(db.pool, { now, leaseMs, limit: options.batchSize ?? 20 });
     if (rows.length === 0) return result;
-    for (const row of rows) {
-      const rowLog = log.child({ outboxId: row.id, syncId: row.syncId, kind: row.kind });
-      if (row.attempts > maxAttempts) {
-        // Only reachable through expired leases: the worker died while sending, again and again.
-        await fail(row, toAppError(new Error(`no send completed after ${row.attempts - 1} attempts (the worker stopped while sending each time)`), 'MAIL_UNAVAILABLE'));
-        continue;
-      }
-      let rendered;
-      try {
-        if (!isMailKind(row.kind)) throw new Error(`unknown mail kind "${row.kind}"`);
-        const parsed = outboxPayloadSchema.parse(row.payload);
-        rendered = renderMail(row.kind, parsed, { templates, audience: parsed.audience });
-      } catch (error) {
-        await fail(row, toAppError(error, 'INTERNAL'));
-        continue;
-      }
-      const messageId = outboxMessageId(row, mailer.fromDomain);
-      try {
-        const info = await mailer.send({ to: row.recipient, ...rendered, messageId });
-        await options.afterSend?.(row);
-        const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, now });
-        if (!recorded) rowLog.warn('mail sent, but its outbox row had been claimed again meanwhile (lease expired during the send)');
-        result.sent++;
-        rowLog.info({ messageId }, 'mail sent');
-      } catch (thrown) {
-        if (!isAppError(thrown) || !['MAIL_UNAVAILABLE', 'MAIL_REJECTED', 'MAIL_INVALID_ADDRESS'].includes(thrown.code)) throw thrown;
-        const error = thrown;
-        if (error.retryable && row.attempts < maxAttempts) {
-          const delay = Math.max(error.retryAfterMs ?? 0, Math.min(maxBackoffMs, backoffMs * 2 ** (row.attempts - 1)));
-          await markOutboxRetry(db.pool, row.id, { error: `${error.code}: ${error.message}`, delayMs: delay, now });
-          result.retried++;
-          rowLog.warn({ code: error.code, attempts: row.attempts, retryInMs: delay, err: error }, 'mail not sent; will retry');
-        } else {
-          await fail(row, error);
-        }
+    await eachLimited(rows, Math.max(1, options.parallel ?? 4), send);
+  }
+
+  async function send(row: OutboxRecord): Promise<void> {
+    const rowLog = log.child({ outboxId: row.id, syncId: row.syncId, kind: row.kind });
+    if (row.attempts > maxAttempts) {
+      // Only reachable through expired leases: the worker died while sending, again and again.
+      await fail(row, toAppError(new Error(`no send completed after ${row.attempts - 1} attempts (the worker stopped while sending each time)`), 'MAIL_UNAVAILABLE'));
+      return;
+    }
+    let rendered;
+    try {
+      if (!isMailKind(row.kind)) throw new Error(`unknown mail kind "${row.kind}"`);
+      const parsed = outboxPayloadSchema.parse(row.payload);
+      rendered = renderMail(row.kind, parsed, { templates, audience: parsed.audience });
+    } catch (error) {
+      await fail(row, toAppError(error, 'INTERNAL'));
+      return;
+    }
+    const messageId = outboxMessageId(row, mailer.fromDomain);
+    try {
+      const info = await mailer.send({ to: row.recipient, ...rendered, messageId });
+      await options.afterSend?.(row);
+      const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, now });
+      if (!recorded) rowLog.warn('mail sent, but its outbox row had been claimed again meanwhile (lease expired during the send)');
+      result.sent++;
+      rowLog.info({ messageId }, 'mail sent');
+    } catch (thrown) {
+      if (!isAppError(thrown) || !['MAIL_UNAVAILABLE', 'MAIL_REJECTED', 'MAIL_INVALID_ADDRESS'].includes(thrown.code)) throw thrown;
+      const error = thrown;
+      if (error.retryable && row.attempts < maxAttempts) {
+        const delay = Math.max(error.retryAfterMs ?? 0, Math.min(maxBackoffMs, backoffMs * 2 ** (row.attempts - 1)));
+        await markOutboxRetry(db.pool, row.id, { error: `${error.code}: ${error.message}`, delayMs: delay, now });
+        result.retried++;
+        rowLog.warn({ code: error.code, attempts: row.attempts, retryInMs: delay, err: error }, 'mail not sent; will retry');
+      } else {
+        await fail(row, error);
       }
     }
   }
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time. Every started call is awaited before the
+ * first failure is thrown: a database error on one row must not leave other sends unrecorded.
+ */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const lane = async (): Promise<void> => {
+    while (next < items.length && errors.length === 0) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (errors.length > 0) throw errors[0];
 }
 
 export interface OutboxLoop {

@@ -2,6 +2,7 @@
  * The daemon's ways of draining the outbox: pg-boss `notify` jobs (real pg-boss on a real
  * PostgreSQL) and the plain polling loop; plus the mailer without an SMTP server (development).
  */
+import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOutbox, listOutbox } from '../../src/db/outbox-queries.js';
@@ -10,7 +11,7 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import { startQueue } from '../../src/queue/boss.js';
 import { classifySmtpError, createMailer } from '../../src/notify/mailer.js';
 import { createNotifyWorker } from '../../src/notify/notify-worker.js';
-import { startOutboxLoop } from '../../src/notify/outbox-worker.js';
+import { drainOutbox, startOutboxLoop } from '../../src/notify/outbox-worker.js';
 import type { OutboxInsert } from '../../src/notify/payload.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -81,6 +82,42 @@ describe('notify worker', () => {
 });
 
 describe('mailer', () => {
+  it('gives up on a mail server that never greets after its timeout, as [mail] smtp_url is given', async () => {
+    // A server that accepts the connection and then says nothing (a firewall black hole, a
+    // wedged MTA): without the mailer's own timeouts the send would hang for nodemailer's default.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const mailer = createMailer({ smtpUrl: `smtp://user:pw@127.0.0.1:${port}`, from: 'archive@example.org', log: silentLogger(), timeoutMs: 300 });
+    try {
+      await expect(mailer.send({ to: 'jane@example.org', subject: 's', text: 't', html: 'h' })).rejects.toMatchObject({ code: 'MAIL_UNAVAILABLE', retryable: true });
+    } finally {
+      mailer.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    // nodemailer's own greeting timeout is 30 s: a send still waiting at 10 s ignored ours.
+  }, 10_000);
+
+  it('sends a drain of many mails over a few reused connections', async () => {
+    const smtp = await startSmtpCapture();
+    const mailer = createMailer({ smtpUrl: smtp.url, from: 'archive@example.org', log: silentLogger() });
+    try {
+      const recipients = Array.from({ length: 12 }, (_, i) => `owner-${i}@pool.example.org`);
+      await insertOutbox(tdb.pool, recipients.map((r, i) => row(r, `10.5281/zenodo.30${i}`)));
+      const result = await drainOutbox({ db: tdb.db, mailer, log: silentLogger() });
+      expect(result.sent).toBeGreaterThanOrEqual(12);
+      const arrived = smtp.messages.flatMap((m) => m.envelope.to).filter((to) => to.endsWith('@pool.example.org'));
+      expect(arrived.sort()).toEqual([...recipients].sort());
+      // One connection per mail would be 12; the pool keeps at most 4 open.
+      expect(smtp.connections()).toBeLessThanOrEqual(4);
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
+  });
+
   it('without [mail] smtp_url, logs the mail instead of sending it', async () => {
     const lines: string[] = [];
     const destination = new Writable({
