@@ -88,7 +88,6 @@ export interface DatasetSeenRow {
   private: boolean;
   metadataModified: string;
   metadataFingerprint: string;
-  snapshot: unknown;
   /** In CKAN order; `position` is the index. */
   resources: { resourceId: string; fingerprint: string }[];
 }
@@ -99,28 +98,27 @@ export interface DatasetSeenRow {
  */
 export async function upsertDatasetsSeen(q: Queryable, rows: readonly DatasetSeenRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const records = rows.map((row) => ({
-    dataset_id: clean(row.datasetId),
-    name: clean(row.name),
-    title: clean(row.title),
-    organization: clean(row.organization),
-    rule: clean(row.rule),
-    private: row.private,
-    metadata_modified: clean(row.metadataModified),
-    metadata_fingerprint: row.metadataFingerprint,
-    snapshot: row.snapshot,
-  }));
+  // Column arrays through unnest: a page is one statement, and no JSON document is built.
+  const ids = rows.map((r) => clean(r.datasetId));
   await q.query(
-    `INSERT INTO datasets (dataset_id, name, title, organization, rule, private, metadata_modified, metadata_fingerprint, snapshot, seen_at, gone_at)
-     SELECT x.dataset_id, x.name, x.title, x.organization, x.rule, x.private, x.metadata_modified, x.metadata_fingerprint, x.snapshot, now(), NULL
-     FROM jsonb_to_recordset($1::jsonb) AS x(dataset_id text, name text, title text, organization text, rule text, private boolean,
-       metadata_modified text, metadata_fingerprint text, snapshot jsonb)
+    `INSERT INTO datasets (dataset_id, name, title, organization, rule, private, metadata_modified, metadata_fingerprint, seen_at, gone_at)
+     SELECT x.dataset_id, x.name, x.title, x.organization, x.rule, x.private, x.metadata_modified, x.metadata_fingerprint, now(), NULL
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[])
+       AS x(dataset_id, name, title, organization, rule, private, metadata_modified, metadata_fingerprint)
      ON CONFLICT (dataset_id) DO UPDATE SET name = EXCLUDED.name, title = EXCLUDED.title, organization = EXCLUDED.organization,
        rule = EXCLUDED.rule, private = EXCLUDED.private, metadata_modified = EXCLUDED.metadata_modified,
-       metadata_fingerprint = EXCLUDED.metadata_fingerprint, snapshot = EXCLUDED.snapshot, seen_at = now(), gone_at = NULL`,
-    [cleanJson(records)],
+       metadata_fingerprint = EXCLUDED.metadata_fingerprint, seen_at = now(), gone_at = NULL`,
+    [
+      ids,
+      rows.map((r) => clean(r.name)),
+      rows.map((r) => clean(r.title)),
+      rows.map((r) => clean(r.organization)),
+      rows.map((r) => clean(r.rule)),
+      rows.map((r) => r.private),
+      rows.map((r) => clean(r.metadataModified)),
+      rows.map((r) => r.metadataFingerprint),
+    ],
   );
-  const ids = records.map((r) => r.dataset_id);
   const resDataset: string[] = [];
   const resId: string[] = [];
   const resFp: string[] = [];

@@ -7,7 +7,7 @@
  *   (DESIGN.md "Data flow" 3). A send that would be a second queued job is silently dropped by
  *   pg-boss (`ON CONFLICT DO NOTHING`) — the queued job re-reads the dataset anyway.
  * - `enqueueSync` can run inside the caller's transaction (pg-boss's `db: { executeSql }`
- *   option), so the scanner's page of snapshots, its watermark and its jobs commit together: a
+ *   option), so the scanner's page of fingerprints, its watermark and its jobs commit together: a
  *   crash between them can neither skip a change nor queue it twice.
  */
 import PgBoss from 'pg-boss';
@@ -128,7 +128,7 @@ export async function enqueueSyncBatch(boss: PgBoss, jobs: { data: SyncJobData; 
   await boss.insert(
     jobs.map((j) => ({
       name: QUEUE_SYNC,
-      data: j.data as unknown as object,
+      data: j.data,
       singletonKey: j.data.datasetId,
       ...(j.expireInSeconds === undefined ? {} : { expireInSeconds: j.expireInSeconds }),
     })),

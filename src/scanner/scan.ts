@@ -3,7 +3,7 @@
  *
  * Scan: page `package_search` with the rules' fq plus `metadata_modified:[lo TO *]`, sorted
  * `metadata_modified asc, id asc`, from the stored watermark minus an overlap. Per page, in ONE
- * transaction: snapshots + resource fingerprints of selected datasets, `sync-dataset` jobs for those
+ * transaction: what was seen (fingerprints) of selected datasets, `sync-dataset` jobs for those
  * whose fingerprints differ from what was SEEN, and the watermark. A crash between pages loses
  * nothing (the next run restarts at the last committed page) and queues nothing twice (the
  * fingerprints of a committed page already match, and pg-boss's stately policy drops a second
@@ -48,7 +48,7 @@ import { matchRule } from '../rules/evaluate.js';
 import { compileFq } from '../rules/fq.js';
 import type { Rule, Rules } from '../rules/types.js';
 import type { CkanClient } from './ckan-client.js';
-import { toUtcIso, type CkanDataset, type MalformedDataset } from './ckan-types.js';
+import { toUtcIso, type CkanDataset, type MalformedDataset, type SearchPage } from './ckan-types.js';
 import { diffResources, fingerprintDataset, isEmptyDiff } from './fingerprint.js';
 
 export interface ScanDeps {
@@ -60,7 +60,7 @@ export interface ScanDeps {
   config: Pick<Config, 'ckan'>;
   log: Logger;
   dryRun?: boolean;
-  /** Test seam: runs after each committed page (0-based), before the next request. */
+  /** Test seam: runs after each committed page (0-based), while the next page is being fetched. */
   afterPage?: (page: number) => Promise<void> | void;
 }
 
@@ -165,9 +165,18 @@ export async function runScan(deps: ScanDeps): Promise<ScanReport> {
     let extraSkip = 0;
     const processed = new Map<string, string>(); // dataset id → metadata_modified handled in this run
 
-    for (let page = 0; ; page++) {
-      const start = Math.max(0, atCursor.size - 1) + extraSkip;
-      const result = await ckan.packageSearch({ fq: rangeFq(rulesFq, cursorTs), sort: 'metadata_modified asc, id asc', rows, start, includePrivate: true });
+    // The next page is requested as soon as this one's cursor is known, and downloaded while this
+    // page is written: a scan then takes about as long as the slower of CKAN and PostgreSQL, not
+    // both added up. Nothing of a page is used before the previous one has committed.
+    const search = (start: number): Promise<SearchPage> => {
+      const pending = ckan.packageSearch({ fq: rangeFq(rulesFq, cursorTs), sort: 'metadata_modified asc, id asc', rows, start, includePrivate: true });
+      pending.catch(() => undefined); // awaited below; a failure while the page before is written must not be "unhandled"
+      return pending;
+    };
+    let next: Promise<SearchPage> | undefined = search(0);
+    for (let page = 0; next !== undefined; page++) {
+      const result = await next;
+      next = undefined;
       report.pages++;
       report.malformed.push(...result.malformed);
 
@@ -177,12 +186,6 @@ export async function runScan(deps: ScanDeps): Promise<ScanReport> {
       report.seen += toHandle.length;
       const last = fresh.at(-1);
       const watermark = last === undefined || dryRun ? undefined : { source, value: last.metadata_modified, id: last.id };
-      const entries = await handlePage(deps, toHandle, dryRun, watermark);
-      for (const e of entries.datasets) if (dryRun || e.action === 'sync') report.datasets.push(e);
-      report.selected += entries.selected;
-      report.enqueued += entries.enqueued;
-      report.left += entries.left;
-      for (const d of toHandle) processed.set(d.id, d.metadata_modified);
 
       if (last !== undefined) {
         const lastTs = solrTimestamp(last.metadata_modified);
@@ -192,13 +195,20 @@ export async function runScan(deps: ScanDeps): Promise<ScanReport> {
         }
         for (const d of fresh) if (solrTimestamp(d.metadata_modified) === cursorTs) atCursor.add(d.id);
         extraSkip = 0;
-        report.watermark = last.metadata_modified;
       } else if (result.returned === rows) {
         // A full page with nothing new (only rows already processed, or malformed ones): move on.
         extraSkip += result.returned;
       }
+      if (result.returned === rows) next = search(Math.max(0, atCursor.size - 1) + extraSkip);
+
+      const entries = await handlePage(deps, toHandle, dryRun, watermark);
+      for (const e of entries.datasets) if (dryRun || e.action === 'sync') report.datasets.push(e);
+      report.selected += entries.selected;
+      report.enqueued += entries.enqueued;
+      report.left += entries.left;
+      for (const d of toHandle) processed.set(d.id, d.metadata_modified);
+      if (last !== undefined) report.watermark = last.metadata_modified;
       await deps.afterPage?.(page);
-      if (result.returned < rows) break;
     }
     report.requests = ckan.requestCount() - requestsBefore;
     if (runId !== undefined) await finishScanRun(pool, runId, stats(report));
@@ -218,7 +228,7 @@ function stats(report: ScanReport): ScanRunStats {
   return { requests: report.requests, seen: report.seen, selected: report.selected, enqueued: report.enqueued, malformed: report.malformed };
 }
 
-/** One page, one transaction: snapshots, jobs and the watermark commit together. */
+/** One page, one transaction: what was seen, the jobs and the watermark commit together. */
 async function handlePage(
   deps: ScanDeps,
   datasets: CkanDataset[],
@@ -270,7 +280,6 @@ async function handlePage(
         private: dataset.private,
         metadataModified: dataset.metadata_modified,
         metadataFingerprint: fp.metadata,
-        snapshot: dataset,
         resources: Object.entries(fp.resources).map(([resourceId, fingerprint]) => ({ resourceId, fingerprint })),
       });
       if (prev !== undefined && !wasSelected) await reactivateLink(q, dataset.id);
@@ -280,8 +289,8 @@ async function handlePage(
         lease: syncLeaseSeconds(totalBytes(dataset)),
       });
     }
-    // Snapshots first, then the jobs: both in this transaction, so a worker never sees a job
-    // whose snapshot is not committed.
+    // What was seen first, then the jobs: both in this transaction, so a worker never sees a job
+    // whose fingerprints are not committed.
     await upsertDatasetsSeen(q, toStore);
     result.enqueued += await enqueueSyncBatch(deps.boss as Boss, toQueue.map((job) => ({ data: job.data, expireInSeconds: job.lease })), { db: q });
     if (watermark !== undefined) await setWatermark(q, watermark.source, watermark.value, watermark.id);
