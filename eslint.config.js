@@ -12,5 +12,7 @@ export default tseslint.config(
       'no-console': ['error'],
     },
   },
+  // Plain-ESM scripts (bench, test child processes) are outside the TypeScript project.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['src/cli.ts', 'bench/**', 'test/**', 'src/emulators/cli.ts'], rules: { 'no-console': 'off' } },
 );

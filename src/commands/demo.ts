@@ -26,7 +26,7 @@ Options:
     const rulesPath = typeof ctx.values.rules === 'string' ? ctx.values.rules : DEFAULT_RULES;
     const loaded = await loadRules(rulesPath);
     if (!loaded.rules) throw new AppError('RULES_INVALID', loaded.problems.map(formatProblem).join('\n'));
-    const log = createLogger({ level: ctx.io.env.CKAN_ZENODO_DEMO_LOG ?? 'error', pretty: false, destination: process.stderr as never });
+    const log = createLogger({ level: ctx.io.env.CKAN_ZENODO_DEMO_LOG ?? 'error', pretty: false, destination: process.stderr });
     const serve = ctx.values.serve === true;
     const untilStopped = serve ? new Promise<void>((resolve) => process.once('SIGINT', () => resolve())) : undefined;
     await runDemo({ rules: loaded.rules, log, out: (line) => print(ctx.io.stdout, line), serve, untilStopped });

@@ -42,7 +42,7 @@ const hostileValue = fc.oneof<fc.Arbitrary<Json>[]>(
   fc.constant<Json>({}),
   fc.constant(deep(1000)),
   fc.constant<Json>([[[[[]]]]]),
-  fc.constant({ __proto__: { polluted: true } } as unknown as Json),
+  fc.constant({ __proto__: { polluted: true } }),
   fc.constant('null'),
 );
 
@@ -57,7 +57,7 @@ const mutation = fc.record({
 type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
 
 function mutate(dataset: Record<string, Json>, m: Mutation): Record<string, Json> {
-  const copy = structuredClone(dataset) as Record<string, Json>;
+  const copy = structuredClone<Record<string, Json>>(dataset);
   const pick = (obj: Json): Record<string, Json> | undefined => (obj && typeof obj === 'object' && !Array.isArray(obj) ? obj : undefined);
   const first = (list: Json | undefined): Record<string, Json> | undefined => (Array.isArray(list) ? pick(list[0] ?? null) : undefined);
   const target = m.target === 'dataset' ? copy : m.target === 'resource' ? first(copy.resources) : m.target === 'tag' ? first(copy.tags) : m.target === 'extra' ? first(copy.extras) : pick(copy.organization ?? null);

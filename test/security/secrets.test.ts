@@ -48,7 +48,7 @@ beforeAll(async () => {
     },
   });
   const sink = new Writable({ write: (chunk: Buffer, _enc, done) => ((logs += chunk.toString()), done()) });
-  const log = createLogger({ level: 'debug', secrets: SECRETS, pretty: false, destination: sink as never });
+  const log = createLogger({ level: 'debug', secrets: SECRETS, pretty: false, destination: sink });
   daemon = await startDaemon({ config: stack.config, rules: stack.rules, log, mode: 'run', schedule: false, workers: false });
 });
 
