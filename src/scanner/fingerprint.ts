@@ -7,7 +7,7 @@
  * - dataset: the metadata we would send to Zenodo, not CKAN's raw dict, so that our own DOI
  *   write-back (an extra, which bumps metadata_modified) never looks like a change.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Rule } from '../rules/types.js';
 import type { CkanDataset, CkanResource } from './ckan-types.js';
 
@@ -24,8 +24,10 @@ export interface ResourceDiff {
   removed: string[];
 }
 
+// One-shot hashing (no Hash object per call): a scan hashes three values per dataset. Same
+// sha256 hex as before, so stored fingerprints stay comparable across the change.
 function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+  return hash('sha256', JSON.stringify(value), 'hex').slice(0, 32);
 }
 
 export function resourceFingerprint(resource: CkanResource): string {
