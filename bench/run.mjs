@@ -30,7 +30,7 @@
 //
 // Options: --quick, --only transfer,scan,rate,e2e (comma list), --reps N.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,8 @@ const log = silentLogger();
 
 const results = [];
 const notes = [];
+/** GNU time, when installed: the peak RSS of the curl baseline. */
+let gnuTime;
 const say = (text) => process.stdout.write(`${text}\n`);
 
 // -------------------------------------------------------------------------------------- helpers
@@ -213,7 +215,7 @@ function record(row) {
   const pass = row.check ? Boolean(row.check(row.figure, ratio)) : null;
   const out = { bench: row.bench, name: row.name, figure: round(row.figure), unit: row.unit, baseline: row.baseline === undefined ? null : round(row.baseline), baselineName: row.baselineName ?? null, ratio: ratio === null ? null : round(ratio, 3), target: row.target ?? null, pass, runs: row.runs ?? null, note: row.note ?? null };
   results.push(out);
-  say(`  ${out.name}: ${fmt(out.figure)} ${out.unit}${out.baseline !== null ? ` | baseline ${fmt(out.baseline)} (${out.baselineName})` : ''}${out.ratio !== null ? ` | ratio ${out.ratio.toFixed(2)}` : ''}${out.target ? ` | target ${out.target}: ${pass ? 'met' : 'MISSED'}` : ''}`);
+  say(`  ${out.name}: ${fmt(out.figure)} ${out.unit}${out.baseline !== null ? ` | baseline ${fmt(out.baseline)} (${out.baselineName})` : ''}${out.ratio !== null ? ` | ratio ${out.ratio.toFixed(2)}` : ''}${out.target ? ` | target ${out.target}: ${pass ? 'met' : 'MISSED'}` : ''}${out.note ? ` | ${out.note}` : ''}`);
 }
 
 function round(x, digits = 2) {
@@ -250,6 +252,7 @@ async function transfer(pgdb, size) {
   const ours = [];
   const bare = [];
   const rss = [];
+  const bareRss = [];
   try {
     for (let i = 0; i < reps; i++) {
       // Baseline first on odd runs, second on even ones: neither always gets the warm cache.
@@ -262,9 +265,13 @@ async function transfer(pgdb, size) {
         const t0 = performance.now();
         // Zenodo (and the emulator) refuse chunked uploads; curl -T - from a pipe sends BOTH
         // `Transfer-Encoding: chunked` and a given Content-Length (a 400), so the former is removed.
-        const status = await sh(`curl -sS --fail ${download} | curl -sS -o /dev/null -w '%{http_code}' -T - -H 'Transfer-Encoding:' -H 'Expect:' -H 'Authorization: Bearer test-token' -H 'Content-Type: application/octet-stream' -H 'Content-Length: ${size}' ${dep.links.bucket}/file-0.bin`);
+        // GNU time (when installed) writes each curl's peak RSS (kB): the baseline's memory.
+        const rssFiles = [join(spoolDir, 'curl-down.rss'), join(spoolDir, 'curl-up.rss')];
+        const timed = (k) => (gnuTime ? `${gnuTime} -f '%M' -o ${rssFiles[k]} ` : '');
+        const status = await sh(`${timed(0)}curl -sS --fail ${download} | ${timed(1)}curl -sS -o /dev/null -w '%{http_code}' -T - -H 'Transfer-Encoding:' -H 'Expect:' -H 'Authorization: Bearer test-token' -H 'Content-Type: application/octet-stream' -H 'Content-Length: ${size}' ${dep.links.bucket}/file-0.bin`);
         const seconds = (performance.now() - t0) / 1000;
         if (!/^20\d$/.test(status.trim())) throw new Error(`curl upload answered ${status}`);
+        if (gnuTime) bareRss.push((await Promise.all(rssFiles.map(async (f) => Number(await readFile(f, 'utf8'))))).reduce((a, b) => a + b, 0) / 1000);
         bare.push(mb / seconds);
       };
       const runOurs = async () => {
@@ -285,7 +292,7 @@ async function transfer(pgdb, size) {
     }
     const label = `${size / MiB} MiB`;
     record({ bench: 'transfer', name: `transfer ${label} (sync path)`, figure: median(ours), unit: 'MB/s', baseline: median(bare), baselineName: 'curl | curl', target: 'ratio >= 0.85', check: (_, r) => r >= 0.85, runs: { ours, bare } });
-    record({ bench: 'transfer', name: `transfer ${label} peak RSS (daemon process)`, figure: Math.max(...rss), unit: 'MB', target: '< 150 MB', check: (f) => f < 150, runs: rss });
+    record({ bench: 'transfer', name: `transfer ${label} peak RSS (daemon process)`, figure: Math.max(...rss), unit: 'MB', ...(bareRss.length > 0 ? { baseline: Math.max(...bareRss), baselineName: 'both curls together' } : {}), target: '< 150 MB', check: (f) => f < 150, runs: { ours: rss, bare: bareRss } });
   } finally {
     await daemon.close();
     await ckan.close();
@@ -308,13 +315,14 @@ async function scanBench(pgdb, count) {
   const pageSize = 1000;
   const all = { file: 'bench', rules: [rule('all', {})] };
 
-  const bareLoop = async () => {
+  /** The same package_search pages as the scan, from `lo` (a Solr timestamp or `*`), and nothing else. */
+  const bareLoop = async (lo = '*') => {
     let requests = 0;
     let datasets = 0;
     const t = performance.now();
     for (let start = 0; ; start += pageSize) {
       const u = new URL('/api/3/action/package_search', url);
-      u.searchParams.set('fq', 'metadata_modified:[* TO *]');
+      u.searchParams.set('fq', `metadata_modified:[${lo} TO *]`);
       u.searchParams.set('sort', 'metadata_modified asc, id asc');
       u.searchParams.set('rows', String(pageSize));
       u.searchParams.set('start', String(start));
@@ -380,20 +388,34 @@ async function scanBench(pgdb, count) {
     // the dataset fresh). Workers would have taken them by the next scan; here they are dropped.
     const { QUEUE_SYNC } = await dist('queue/boss.js');
     const clearQueue = () => last.pool.query(`DELETE FROM pgboss.job WHERE name = $1`, [QUEUE_SYNC]);
+    // The bare loop of an incremental scan asks for what the scan asks for: from the stored
+    // watermark minus the scan's overlap (5 minutes here).
+    const { solrTimestamp } = await dist('scanner/scan.js');
+    const bareFromWatermark = async () => {
+      const { rows } = await last.pool.query('SELECT watermark FROM scan_state');
+      const lo = new Date(Date.parse(solrTimestamp(rows[0].watermark)) - 5 * 60_000).toISOString();
+      return bareLoop(lo);
+    };
     const none = [];
     const changed = [];
+    const bareNone = [];
+    const bareChanged = [];
     for (let i = 0; i < reps; i++) {
       await clearQueue();
-      const s0 = await scan(last);
-      none.push(s0);
+      bareNone.push(await bareFromWatermark());
+      none.push(await scan(last));
       const touched = await ckan.call('touch', 100, false);
+      bareChanged.push(await bareFromWatermark());
       const s1 = await scan(last);
       if (s1.enqueued !== touched) notes.push(`scan: the incremental scan after ${touched} edits queued ${s1.enqueued}`);
       changed.push(s1);
     }
-    record({ bench: 'scan', name: 'incremental scan, nothing changed: requests', figure: median(none.map((s) => s.requests)), unit: 'requests', target: '<= 2', check: (f) => f <= 2, runs: none.map((s) => s.requests) });
-    record({ bench: 'scan', name: 'incremental scan, 100 changed: requests', figure: median(changed.map((s) => s.requests)), unit: 'requests', note: `queued ${changed.map((s) => s.enqueued).join('/')}`, runs: changed.map((s) => s.requests) });
-    record({ bench: 'scan', name: 'incremental scan, 100 changed: time', figure: median(changed.map((s) => s.seconds * 1000)), unit: 'ms', runs: changed.map((s) => round(s.seconds * 1000)) });
+    const bareName = 'bare HTTP loop, same pages';
+    const ms = (list) => list.map((x) => round(x.seconds * 1000));
+    record({ bench: 'scan', name: 'incremental scan, nothing changed: requests', figure: median(none.map((x) => x.requests)), unit: 'requests', baseline: median(bareNone.map((x) => x.requests)), baselineName: bareName, target: '<= 2', check: (f) => f <= 2, runs: { ours: none.map((x) => x.requests), bare: bareNone.map((x) => x.requests) } });
+    record({ bench: 'scan', name: 'incremental scan, nothing changed: time', figure: median(ms(none)), unit: 'ms', baseline: median(ms(bareNone)), baselineName: bareName, runs: { ours: ms(none), bare: ms(bareNone) } });
+    record({ bench: 'scan', name: 'incremental scan, 100 changed: requests', figure: median(changed.map((x) => x.requests)), unit: 'requests', baseline: median(bareChanged.map((x) => x.requests)), baselineName: bareName, note: `queued ${changed.map((x) => x.enqueued).join('/')}`, runs: { ours: changed.map((x) => x.requests), bare: bareChanged.map((x) => x.requests) } });
+    record({ bench: 'scan', name: 'incremental scan, 100 changed: time', figure: median(ms(changed)), unit: 'ms', baseline: median(ms(bareChanged)), baselineName: bareName, runs: { ours: ms(changed), bare: ms(bareChanged) } });
   } finally {
     await last?.drop();
     await ckan.close();
@@ -545,13 +567,64 @@ async function waitForMails(smtp, daemon, count) {
   }
 }
 
+/**
+ * The baseline of the end-to-end figure: the same work as bare API calls at the same concurrency,
+ * without database, queue, state machine or outbox: per dataset create a deposition with its
+ * metadata, stream the 3 files from CKAN into its bucket, publish, send one mail (pooled SMTP).
+ */
+async function bareE2E(count, concurrency, i) {
+  const { startSmtpCapture } = await dist('emulators/smtp.js');
+  const { createMailer } = await dist('notify/mailer.js');
+  const datasets = Array.from({ length: count }, (_, k) => dataset(`bare-${concurrency}-${i}-${k}`, [1000 + k, 2000 + k, 3000 + k]));
+  const ckan = await child('ckan');
+  const ids = await ckan.call('addDatasets', datasets);
+  const zenodo = await child('zenodo');
+  const smtp = await startSmtpCapture({});
+  const mailer = createMailer({ smtpUrl: smtp.url, from: 'Archive <archive@portal.test>', log });
+  const ckanUrl = await ckan.call('url');
+  const zenodoUrl = await zenodo.call('url');
+  const auth = { authorization: 'Bearer test-token' };
+  const json = async (res) => {
+    const body = await res.body.json();
+    if (res.statusCode >= 300) throw new Error(`bare e2e: HTTP ${res.statusCode} ${JSON.stringify(body)}`);
+    return body;
+  };
+  try {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      for (let k = next++; k < count; k = next++) {
+        const d = datasets[k];
+        const metadata = { title: d.title, upload_type: 'dataset', description: d.notes, creators: [{ name: 'Doe, Jane' }], publication_date: '2026-01-01' };
+        const dep = await json(await request(`${zenodoUrl}/api/deposit/depositions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ metadata }) }));
+        for (const r of d.resources) {
+          const download = await request(`${ckanUrl}/dataset/${ids[k]}/resource/${r.id}/download/${r.name}`);
+          await json(await request(`${dep.links.bucket}/${r.name}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': download.headers['content-length'] }, body: download.body }));
+        }
+        await json(await request(`${zenodoUrl}/api/deposit/depositions/${dep.id}/actions/publish`, { method: 'POST', headers: auth }));
+        await mailer.send({ to: d.maintainer_email, subject: `Archived: ${d.title}`, text: 'DOI', html: '<p>DOI</p>' });
+      }
+    }));
+    if (smtp.messages.length !== count) throw new Error(`bare e2e: ${smtp.messages.length} of ${count} mails`);
+    return count / ((performance.now() - t0) / 1000);
+  } finally {
+    mailer.close();
+    await smtp.stop();
+    await ckan.close();
+    await zenodo.close();
+  }
+}
+
 async function e2eBench(pgdb, count) {
   const { startDaemon } = await dist('daemon.js');
   const { startSmtpCapture } = await dist('emulators/smtp.js');
   const byConcurrency = {};
+  const bareByConcurrency = {};
   for (const concurrency of [1, 4, 16]) {
     byConcurrency[concurrency] = [];
+    bareByConcurrency[concurrency] = [];
     for (let i = 0; i < reps; i++) {
+      bareByConcurrency[concurrency].push(await bareE2E(count, concurrency, i));
       const datasets = Array.from({ length: count }, (_, k) => dataset(`e2e-${concurrency}-${i}-${k}`, [1000 + k, 2000 + k, 3000 + k]));
       const ckan = await child('ckan');
       await ckan.call('addDatasets', datasets);
@@ -570,7 +643,7 @@ async function e2eBench(pgdb, count) {
         await waitForMails(smtp, daemon, count);
         const seconds = (performance.now() - t0) / 1000;
         byConcurrency[concurrency].push(count / seconds);
-        say(`  concurrency ${concurrency}, run ${i + 1}: ${count} datasets in ${seconds.toFixed(1)} s, ${smtp.messages.length} mails`);
+        say(`  concurrency ${concurrency}, run ${i + 1}: ${count} datasets in ${seconds.toFixed(1)} s, ${smtp.messages.length} mails; bare API calls ${bareByConcurrency[concurrency].at(-1).toFixed(1)} datasets/s`);
       } catch (error) {
         notes.push(`e2e concurrency ${concurrency}: ${error.message}`);
         say(`  concurrency ${concurrency}, run ${i + 1}: FAILED ${error.message}`);
@@ -591,7 +664,13 @@ async function e2eBench(pgdb, count) {
       record({ bench: 'e2e', name: `end to end, ${count} datasets × 3 files, concurrency ${c}`, figure: 'stalled', unit: '', target: 'completes', check: () => false });
       continue;
     }
-    record({ bench: 'e2e', name: `end to end, ${count} datasets × 3 files, concurrency ${c}`, figure: median(byConcurrency[c]), unit: 'datasets/s', ...(c === 1 ? {} : { baseline: base, baselineName: 'concurrency 1' }), runs: byConcurrency[c].map((x) => round(x)) });
+    const figure = median(byConcurrency[c]);
+    record({
+      bench: 'e2e', name: `end to end, ${count} datasets × 3 files, concurrency ${c}`, figure, unit: 'datasets/s',
+      baseline: median(bareByConcurrency[c]), baselineName: `bare API calls, ${c} at once`,
+      note: c === 1 ? null : `${round(figure / base)}× concurrency 1`,
+      runs: { ours: byConcurrency[c].map((x) => round(x)), bare: bareByConcurrency[c].map((x) => round(x)) },
+    });
   }
 }
 
@@ -658,6 +737,12 @@ const machine = {
   loadBefore: loadavg().map((x) => round(x)),
 };
 try {
+  execFileSync('/usr/bin/time', ['-f', '%M', 'true'], { stdio: 'ignore' });
+  gnuTime = '/usr/bin/time';
+} catch {
+  say('(GNU time is not installed: the transfer baseline is shown without its memory; apt-get install time)');
+}
+try {
   machine.curl = execFileSync('curl', ['--version'], { encoding: 'utf8' }).split('\n')[0];
 } catch {
   say('curl is needed for the transfer baseline (apt-get install curl)');
@@ -705,8 +790,8 @@ try {
 machine.loadAfter = loadavg().map((x) => round(x));
 const totalSeconds = round((performance.now() - started) / 1000, 0);
 
-const rows = results.map((r) => [r.name, `${fmt(r.figure)} ${r.unit}`, r.baseline === null ? '' : `${fmt(r.baseline)} (${r.baselineName})`, r.ratio === null ? '' : r.ratio.toFixed(2), r.target ? `${r.target}: ${r.pass ? 'met' : 'MISSED'}` : '']);
-const head = ['benchmark', 'median', 'baseline', 'ratio', 'target'];
+const rows = results.map((r) => [r.name, `${fmt(r.figure)} ${r.unit}`, r.baseline === null ? '' : `${fmt(r.baseline)} (${r.baselineName})`, r.ratio === null ? '' : r.ratio.toFixed(2), r.target ? `${r.target}: ${r.pass ? 'met' : 'MISSED'}` : '', r.note ?? '']);
+const head = ['benchmark', 'median', 'baseline', 'ratio (figure / baseline)', 'target', 'note'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 say(`\n${line(head)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
