@@ -45,6 +45,9 @@ async function insertMails(client: pg.PoolClient, syncId: number | null, dataset
   await insertOutbox(client, mails.map((m) => ({ syncId, datasetId, recipient: m.recipient, kind: m.kind, payload: m.payload })));
 }
 
+/** The sync_steps row written before a first deposition is created (see SyncStore). */
+const CREATING_DEPOSITION = 'creating_deposition';
+
 export function createSyncStore(pool: pg.Pool): SyncStore {
   return {
     async getLink(datasetId) {
@@ -144,6 +147,24 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
         );
         await client.query('INSERT INTO sync_steps (sync_id, step, detail) VALUES ($1, $2, $3::jsonb)', [syncId, state, detail ? JSON.stringify(detail) : null]);
       });
+    },
+
+    async noteCreatingDeposition(syncId) {
+      await pool.query(`INSERT INTO sync_steps (sync_id, step) VALUES ($1, '${CREATING_DEPOSITION}')`, [syncId]);
+    },
+
+    async mayHaveUnrecordedDeposition(datasetId) {
+      // Per sync of the dataset: is its latest creation note newer than its latest recorded draft?
+      const { rows } = await pool.query<{ found: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM sync_runs r
+           WHERE r.dataset_id = $1
+             AND (SELECT s.step FROM sync_steps s WHERE s.sync_id = r.id AND s.step IN ('${CREATING_DEPOSITION}', 'draft_open')
+                  ORDER BY s.id DESC LIMIT 1) = '${CREATING_DEPOSITION}'
+         ) AS found`,
+        [datasetId],
+      );
+      return rows[0]?.found === true;
     },
 
     async uploadedFiles(syncId) {

@@ -137,6 +137,14 @@ export interface SyncStore {
   createSync(datasetId: string, trigger: string, plan: StoredPlan): Promise<SyncRun>;
   /** Records a step and its results; the state machine never moves on before this returns. */
   advance(syncId: number, state: SyncState, patch?: Partial<Pick<SyncRun, 'draftId' | 'recordId' | 'doi' | 'conceptDoi'>>, detail?: Record<string, unknown>): Promise<void>;
+  /**
+   * Notes, before the call, that this sync is about to create a dataset's first deposition: a
+   * crash after Zenodo created it and before its id was recorded leaves a draft that only a
+   * search of the account's depositions finds again.
+   */
+  noteCreatingDeposition(syncId: number): Promise<void>;
+  /** Whether a sync of this dataset noted a creation whose deposition id it never recorded. */
+  mayHaveUnrecordedDeposition(datasetId: string): Promise<boolean>;
   uploadedFiles(syncId: number): Promise<Map<string, { md5: string; size: number }>>;
   recordUpload(syncId: number, file: { resourceId: string; filename: string; action: string; size: number; md5: string }): Promise<void>;
   /** One transaction: sync → published, link + archived files updated, outbox rows inserted. */

@@ -195,8 +195,15 @@ async function openDraft(deps: SyncDeps, run: SyncRun): Promise<ZDeposition> {
     return (await deps.zenodo.findPendingDraft(p.conceptRecid)) ?? deps.zenodo.newVersion(p.baseRecordId);
   }
   // First version: a crash between create and recording the id leaves a draft we can recognise
-  // by its link back to the CKAN dataset; reuse it instead of creating a second one.
-  return (await deps.zenodo.findUnpublishedDraft(p.dataset.url)) ?? deps.zenodo.createDeposition(p.metadata);
+  // by its link back to the CKAN dataset; reuse it instead of creating a second one. Such a draft
+  // can only exist after a creation noted below whose draft was never recorded: only then are the
+  // account's depositions searched (up to 3 list requests of 100, from the rate-limit budget).
+  if (await deps.store.mayHaveUnrecordedDeposition(run.datasetId)) {
+    const orphan = await deps.zenodo.findUnpublishedDraft(p.dataset.url);
+    if (orphan) return orphan;
+  }
+  await deps.store.noteCreatingDeposition(run.id);
+  return deps.zenodo.createDeposition(p.metadata);
 }
 
 async function syncFiles(deps: SyncDeps, run: SyncRun, draft: ZDeposition): Promise<void> {

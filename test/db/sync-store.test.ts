@@ -157,4 +157,22 @@ describe('sync store', () => {
     await store.saveLink({ datasetId: 'ds-a', ...link });
     expect((await store.getLink('ds-a'))?.state).toBe('active');
   });
+
+  it('knows when a first deposition may exist on Zenodo without its id recorded here', async () => {
+    // Only then does a sync search the account's depositions for it (src/sync/worker.ts openDraft).
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(false);
+    const run = await store.createSync('ds-first', 'scan', plan('first_version'));
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(false);
+    await store.noteCreatingDeposition(run.id);
+    // The process could have died after Zenodo created the draft and before its id was stored.
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(true);
+    expect(await store.mayHaveUnrecordedDeposition('ds-other')).toBe(false);
+    await store.advance(run.id, 'draft_open', { draftId: 501 });
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(false);
+    // The recorded draft was discarded on Zenodo and the sync creates another one.
+    await store.noteCreatingDeposition(run.id);
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(true);
+    await store.advance(run.id, 'draft_open', { draftId: 502 });
+    expect(await store.mayHaveUnrecordedDeposition('ds-first')).toBe(false);
+  });
 });

@@ -31,6 +31,17 @@ async function versions(datasetId: string) {
 }
 
 describe('syncing one dataset', () => {
+  test("a first archive does not search the account's depositions (they can hold no draft of ours)", async () => {
+    // Searching costs up to 3 list requests of 100 depositions each from Zenodo's rate limit, per
+    // dataset; only a sync that died between creating a deposition and recording it needs it.
+    stack.ckan.addDataset(taggedDataset('no-search', [1000]));
+    const before = stack.zenodo.requests.length;
+    expect(await daemon.syncNow('no-search')).toMatchObject({ state: 'done', kind: 'first_version' });
+    const sent = stack.zenodo.requests.slice(before);
+    expect(sent.filter((r) => r.route === 'create')).toHaveLength(1);
+    expect(sent.filter((r) => r.route === 'list')).toEqual([]);
+  });
+
   test('first version, replaced file, removed file, unchanged re-sync, metadata-only edit', async () => {
     const dataset = taggedDataset('three-files', [1000, 2000, 3000]);
     const resources = dataset.resources as { id: string; name: string }[];
