@@ -253,8 +253,11 @@ async function transfer(pgdb, size) {
   const bare = [];
   const rss = [];
   const bareRss = [];
+  // A 256 MiB transfer takes about a second and both sides vary by a fifth from run to run on a
+  // shared 2-core machine: at least 5 runs each.
+  const transferReps = Math.max(reps, 5);
   try {
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < transferReps; i++) {
       // Baseline first on odd runs, second on even ones: neither always gets the warm cache.
       const runBare = async () => {
         const d = dataset(`curl-${size}-${i}`, [size]);
