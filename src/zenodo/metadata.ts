@@ -288,6 +288,13 @@ function createRenderer(): MarkdownIt {
   return md;
 }
 
+/**
+ * One renderer for every mapping: building one compiles linkify's patterns (about 0.4 ms, a sync
+ * maps its dataset at least once). It is configured here and never changed afterwards, and
+ * `render` keeps no state between calls.
+ */
+const renderer = createRenderer();
+
 function datasetUrl(ckanUrl: string, name: string): string {
   return `${ckanUrl.replace(/\/+$/, '')}/dataset/${encodeURIComponent(name)}`;
 }
@@ -348,7 +355,7 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   const metadata: ZenodoMetadata = {
     title,
     upload_type: uploadType,
-    description: renderDescription(text(dataset.notes), url, createRenderer()),
+    description: renderDescription(text(dataset.notes), url, renderer),
     creators: mapCreators(dataset, warnings),
     license,
     publication_date: isoDate(opts.today),
