@@ -175,7 +175,7 @@ function config({ ckanUrl, zenodoUrl, databaseUrl, smtpUrl, spoolDir, concurrenc
     database: { url: databaseUrl, dataDir: join(spoolDir, 'pg'), embeddedPort: 5433 },
     schedule: { scan: '0 0 1 1 *', reconcile: '0 0 1 1 *', timezone: 'UTC' },
     sync: { concurrency, writeBack: false, spoolDir, allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 30_000 },
-    mail: { smtpUrl, from: 'Archive <archive@portal.test>', admin: 'admin@portal.test', templatesDir: undefined },
+    mail: { smtpUrl, from: 'Archive <archive@portal.test>', admin: 'admin@portal.test', templatesDir: undefined, connections: 4 },
     http: { listen: '127.0.0.1:0', token: 'http-test-token', publicStatus: false },
     log: { level: 'silent' },
   };

@@ -170,7 +170,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release.add('download dispatcher', () => downloads.close());
 
     const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
-    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log });
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections });
     release.add('mailer', () => mailer.close());
 
     const syncDeps: SyncDeps = {
@@ -205,7 +205,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onStep: options.onStep,
     };
 
-    const notify: NotifyWorker = await createNotifyWorker({ boss: queue.boss, db, mailer, log, templatesDir: config.mail.templatesDir, admin: config.mail.admin });
+    const notify: NotifyWorker = await createNotifyWorker({
+      boss: queue.boss, db, mailer, log, templatesDir: config.mail.templatesDir, admin: config.mail.admin, parallel: config.mail.connections,
+    });
     release.add('notify worker', () => notify.stop());
     const runner: SyncRunner = createSyncRunner(db.pool, syncDeps, (outcome) => {
       metrics.syncOutcome(outcome.state);

@@ -169,6 +169,7 @@ export const SETTINGS = {
     from: key(kinds.mailbox(), { default: 'ckan-zenodo-sync <noreply@localhost.localdomain>' }),
     admin: key(kinds.email()),
     templates: key(kinds.path(), { path: true }),
+    connections: key(kinds.int(1, 32), { default: '4' }),
   },
   http: {
     listen: key(kinds.listen(), { default: '127.0.0.1:8080' }),
@@ -498,7 +499,7 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       maxAttempts: v.sync.max_attempts!,
       drainTimeoutMs: v.sync.drain_timeout_seconds! * 1000,
     },
-    mail: { smtpUrl: v.mail.smtp_url, from: v.mail.from!, admin: v.mail.admin, templatesDir: v.mail.templates },
+    mail: { smtpUrl: v.mail.smtp_url, from: v.mail.from!, admin: v.mail.admin, templatesDir: v.mail.templates, connections: v.mail.connections! },
     http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status! },
     log: { level: v.log.level! },
   };

@@ -43,6 +43,7 @@ export interface Config {
     from: string; // default "ckan-zenodo-sync <noreply@localhost>"
     admin: string | undefined;
     templatesDir: string | undefined;
+    connections: number; // SMTP connections kept open and sent over at once, default 4
   };
   http: {
     listen: string; // host:port, default 127.0.0.1:8080

@@ -38,7 +38,7 @@ describe('valid settings', () => {
       database: { url: undefined, dataDir: join(dir, 'db'), embeddedPort: 5433 },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
       sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 60_000 },
-      mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl') },
+      mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4 },
       http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false },
       log: { level: 'info' },
     });
@@ -118,6 +118,7 @@ const fileErrors: [string, string, string, RegExp][] = [
   ['listen port out of range', `${URL_LINE}[http]\nlisten = 127.0.0.1:70000\n`, 'settings.ini:4 http.listen:', /is not host:port/],
   ['bad allowed host', `${URL_LINE}[sync]\nallowed_hosts = ok.example, bad host\n`, 'settings.ini:4 sync.allowed_hosts:', /^"bad host" is not a host name/],
   ['unknown log level', `${URL_LINE}[log]\nlevel = loud\n`, 'settings.ini:4 log.level:', /^"loud" is not a log level \(allowed: fatal, error, warn, info, debug, trace, silent\)$/],
+  ['no SMTP connection', `${URL_LINE}[mail]\nconnections = 0\n`, 'settings.ini:4 mail.connections:', /^0 is out of range \(allowed: 1\.\.32\)$/],
   ['bad admin address', `${URL_LINE}[mail]\nadmin = bob\n`, 'settings.ini:4 mail.admin:', /is not an e-mail address/],
   ['bad sender', `${URL_LINE}[mail]\nfrom = Archive <nope>\n`, 'settings.ini:4 mail.from:', /is not a sender address/],
   ['smtp url of another scheme', `${URL_LINE}[mail]\nsmtp_url = http://mail\n`, 'settings.ini:4 mail.smtp_url:', /is not an SMTP URL/],

@@ -118,6 +118,23 @@ describe('mailer', () => {
     }
   });
 
+  it('keeps to one connection when [mail] connections = 1', async () => {
+    const smtp = await startSmtpCapture();
+    const mailer = createMailer({ smtpUrl: smtp.url, from: 'archive@example.org', log: silentLogger(), maxConnections: 1 });
+    try {
+      const recipients = Array.from({ length: 6 }, (_, i) => `single-${i}@pool.example.org`);
+      await insertOutbox(tdb.pool, recipients.map((r, i) => row(r, `10.5281/zenodo.40${i}`)));
+      const result = await drainOutbox({ db: tdb.db, mailer, log: silentLogger(), parallel: 1 });
+      expect(result).toMatchObject({ retried: 0, failed: 0 });
+      const arrived = smtp.messages.flatMap((m) => m.envelope.to).filter((to) => to.startsWith('single-'));
+      expect(arrived.sort()).toEqual(recipients);
+      expect(smtp.connections()).toBe(1);
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
+  });
+
   it('without [mail] smtp_url, logs the mail instead of sending it', async () => {
     const lines: string[] = [];
     const destination = new Writable({
