@@ -234,8 +234,13 @@ interface RateState {
   resetAt: number | undefined; // ms
   blockedUntil: number; // ms, from a 429
   nextSlot: number; // ms, the paced schedule
-  /** When this client sent its recent requests (ms, oldest first): our own view of the window. */
-  sent: number[];
+  /**
+   * This client's recent requests: our own view of the window. `at` is when the answer came
+   * (Infinity while the request is in flight), never when it left: Zenodo counts a request when
+   * it arrives, which can be much later than when it left (a connection to wait for, a slow
+   * network), and a send time would let that request drop out of our window before Zenodo's.
+   */
+  sent: { at: number }[];
 }
 
 /** Zenodo's short rate-limit window (reference §8: "100 requests per minute"). */
@@ -357,8 +362,15 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     return 1000;
   }
 
-  /** Waits until this request fits the budget; claims a slot in the paced schedule. */
-  async function acquire(): Promise<void> {
+  /**
+   * Waits until this request fits the budget and claims a slot in the paced schedule. Returns the
+   * function to call once its answer (or failure) is in.
+   */
+  async function acquire(): Promise<() => void> {
+    const entry = { at: Number.POSITIVE_INFINITY };
+    const settle = (): void => {
+      entry.at = Math.min(entry.at, now());
+    };
     for (;;) {
       const t = now();
       if (rate.blockedUntil > t) {
@@ -369,14 +381,18 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       // The window moves: a request counts against the budget for a whole minute after it was
       // sent, so a burst now plus an even pace later can still overrun it. Our own log of what
       // we sent in the last minute keeps every minute-long stretch within the limit.
-      while (rate.sent.length > 0 && rate.sent[0]! <= t - RATE_WINDOW_MS) rate.sent.shift();
+      rate.sent = rate.sent.filter((e) => e.at > t - RATE_WINDOW_MS);
       if (rate.limit !== undefined && rate.sent.length >= rate.limit) {
-        rate.blockedUntil = Math.max(rate.blockedUntil, rate.sent[rate.sent.length - rate.limit]! + RATE_WINDOW_MS + 1);
+        // A slot frees when enough of the answered requests age out; requests still in flight
+        // cannot age out before they are answered: look again shortly.
+        const ats = rate.sent.map((e) => e.at).sort((a, b) => a - b);
+        const frees = ats[ats.length - rate.limit]! + RATE_WINDOW_MS + 1;
+        rate.blockedUntil = Math.max(rate.blockedUntil, Number.isFinite(frees) ? frees : t + 250);
         continue;
       }
       const { limit, remaining, resetAt } = rate;
       if (remaining === undefined || resetAt === undefined || resetAt <= t) {
-        rate.sent.push(t);
+        rate.sent.push(entry);
         break;
       }
       if (remaining <= 0) {
@@ -387,20 +403,23 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       }
       if (limit !== undefined && remaining >= limit / 2) {
         rate.remaining = remaining - 1;
-        rate.sent.push(t);
+        rate.sent.push(entry);
         break;
       }
       const interval = (resetAt - t) / remaining;
       const slot = Math.max(t, rate.nextSlot);
       rate.nextSlot = slot + interval;
       rate.remaining = remaining - 1;
+      // Counted from now on, before waiting for the slot: concurrent callers that check the
+      // window while this one waits must see it, or each of them takes the last free place.
+      rate.sent.push(entry);
       if (slot > t) {
         counters.pacedMs += slot - t;
         await sleep(slot - t);
       }
-      rate.sent.push(now());
       break;
     }
+    return settle;
   }
 
   // --- one exchange ------------------------------------------------------------------------------
@@ -433,7 +452,15 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
   }
 
   async function exchange(call: Call): Promise<Answer> {
-    await acquire();
+    const settle = await acquire();
+    try {
+      return await exchangeOnce(call);
+    } finally {
+      settle();
+    }
+  }
+
+  async function exchangeOnce(call: Call): Promise<Answer> {
     counters.requests++;
     const started = now();
     let res: Dispatcher.ResponseData;
@@ -959,7 +986,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       sourceError = error;
     });
 
-    await acquire();
+    const settle = await acquire();
     counters.requests++;
     let res: Dispatcher.ResponseData;
     try {
@@ -971,7 +998,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
         dispatcher,
         headersTimeout: uploadTimeoutMs,
         bodyTimeout: timeoutMs,
-      });
+      }).finally(settle);
     } catch (error) {
       meter.destroy();
       body.destroy();

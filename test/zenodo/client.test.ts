@@ -224,6 +224,42 @@ describe('rate limits', () => {
     expect(clock - start).toBeGreaterThanOrEqual(60_000);
   });
 
+  it('four workers sharing the client get no 429, also when requests reach Zenodo later than they left', async () => {
+    // A clock on which time passes while others run: each sleeper wakes at its own time, in
+    // order, after everything else that was ready ran (the plain fake sleep above returns at once,
+    // so callers never wait side by side).
+    const sleepers: { until: number; wake: () => void }[] = [];
+    const wakeNext = (): void => {
+      sleepers.sort((a, b) => a.until - b.until);
+      const next = sleepers.shift();
+      if (next === undefined) return;
+      clock = Math.max(clock, next.until);
+      next.wake();
+    };
+    const sideBySide = (ms: number): Promise<void> =>
+      new Promise((wake) => {
+        sleepers.push({ until: clock + Math.max(0, ms), wake });
+        setImmediate(wakeNext);
+      });
+    // Zenodo counts a request when it arrives: reading the clock moves it on by a travel time
+    // of up to 0.4 s.
+    const random = seededRandom(7);
+    const arrive = (): number => (clock += Math.floor(random() * 400));
+    const late = await startZenodoEmulator({ tokens: [TOKEN], now: arrive, rateLimit: { perMinute: 100, perHour: 5000 } });
+    const paced = createZenodoClient({ baseUrl: late.url, token: TOKEN, log, timeoutMs: 10_000, random: seededRandom(42), now, sleep: sideBySide });
+    try {
+      const draft = await paced.createDeposition(metadata());
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 75; i++) await paced.getDeposition(draft.id);
+      }));
+      expect(late.requests.filter((r) => r.status === 429)).toEqual([]);
+      expect(late.requests).toHaveLength(301);
+    } finally {
+      await paced.close();
+      await late.close();
+    }
+  });
+
   it('keeps concurrent callers (several sync workers) within the budget', async () => {
     emu.setRateLimit({ perMinute: 100, perHour: 5000 });
     const draft = await client.createDeposition(metadata());
