@@ -13,7 +13,8 @@
 //
 //   transfer   CKAN → Zenodo sync of one large file through the real sync path (daemon in its own
 //              process, `syncNow`; each emulator in its own process too, so the RSS is the
-//              daemon's) vs `curl download | curl -T - upload` of the same bytes to a bucket.
+//              daemon's) vs `curl download | curl -T - upload` of the same bytes to a bucket
+//              (peak RSS beside both curls', with GNU time). 5 runs each way.
 //              Full: 256 MiB and 2 GiB (peak RSS must not grow with the size); quick: 256 MiB.
 //   scan       full first scan of N emulated datasets with a rule selecting all of them (each one
 //              fingerprinted, stored and queued) vs a bare HTTP loop fetching the same pages; the
@@ -24,7 +25,8 @@
 //              shared by emulator and client and ACCELERATED 60× (a "minute" is one second), vs a
 //              naive loop that sends as fast as it can and waits out each 429's Retry-After.
 //   e2e        N tagged datasets (3 small resources each) from the first scan to every mail sent,
-//              rate limit off, [sync] concurrency 1, 4, 16 (ratio vs concurrency 1); and pg-boss
+//              rate limit off, [sync] concurrency 1, 4, 16, each beside the same work done as bare
+//              API calls at the same concurrency (no database, queue or outbox); and pg-boss
 //              throughput (5,000 no-op jobs sent and completed by 4 workers) vs a bare SQL
 //              queue (INSERT, then DELETE … FOR UPDATE SKIP LOCKED) doing the same.
 //
