@@ -378,9 +378,9 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
         await sleep(rate.blockedUntil - t);
         continue;
       }
-      // The window moves: a request counts against the budget for a whole minute after it was
-      // sent, so a burst now plus an even pace later can still overrun it. Our own log of what
-      // we sent in the last minute keeps every minute-long stretch within the limit.
+      // The window moves: a request counts against the budget for a whole minute after it
+      // arrived, so a burst now plus an even pace later can still overrun it. Our own log of the
+      // last minute (see RateState.sent) keeps every minute-long stretch within the limit.
       rate.sent = rate.sent.filter((e) => e.at > t - RATE_WINDOW_MS);
       if (rate.limit !== undefined && rate.sent.length >= rate.limit) {
         // A slot frees when enough of the answered requests age out; requests still in flight
