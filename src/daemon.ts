@@ -19,7 +19,7 @@ import { createCkanClient, type CkanClient } from './scanner/ckan-client.js';
 import { runScan, runReconcile, type ScanReport, type ReconcileReport } from './scanner/scan.js';
 import { resourceFingerprint } from './scanner/fingerprint.js';
 import type { CkanDataset as ScannerDataset } from './scanner/ckan-types.js';
-import { matchRule } from './rules/evaluate.js';
+import { selectDataset } from './rules/select.js';
 import { createMailer } from './notify/mailer.js';
 import { createNotifyWorker, type NotifyWorker } from './notify/notify-worker.js';
 import { ownerDirectoryFromCkan } from './notify/recipients.js';
@@ -71,11 +71,20 @@ export interface Daemon {
   triggerSync(idOrName: string, trigger?: SyncJobData['trigger']): Promise<{ queued: boolean; jobId: string | null; datasetId: string }>;
   /** Runs one sync in this process, outside the queue (the `sync` command). */
   syncNow(idOrName: string, trigger?: string): Promise<SyncOutcome>;
-  /** Links a dataset to an existing Zenodo concept (the `link` command). */
-  link(idOrName: string, reference: string, options?: { force?: boolean }): Promise<Link>;
+  /**
+   * Links a dataset to an existing Zenodo concept (the `link` command). `notSelected` says why
+   * the dataset will not be synced yet (linking before tagging is allowed: the first sync then
+   * makes a new version of the linked record instead of a new record).
+   */
+  link(idOrName: string, reference: string, options?: { force?: boolean }): Promise<Link & { notSelected?: string }>;
   /** Resolves when no sync job is queued or active and the outbox has nothing due. */
   idle(timeoutMs?: number): Promise<void>;
   stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** Extras the daemon writes back itself: never read as the dataset's own metadata. */
+export function ownExtras(linkExtra: string): string[] {
+  return [linkExtra, 'zenodo_version_doi', 'zenodo_record_url'];
 }
 
 export function userAgent(): string {
@@ -178,10 +187,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       zenodo: zenodoPort(zenodo, (bytes) => metrics.uploaded(bytes)),
       ckan: ckanPort(ckan),
       rules,
-      matchRule: (r, dataset) => matchRule(r, dataset as unknown as ScannerDataset),
       mapMetadata: (dataset: CkanDataset, rule) => {
-        const { metadata } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date() });
-        return { metadata: metadata as unknown as Record<string, unknown>, fingerprint: metadataFingerprint(metadata) };
+        const { metadata, warnings, problems, license } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date(), ownExtras: ownExtras(config.sync.linkExtra) });
+        return { metadata: { ...metadata }, fingerprint: metadataFingerprint(metadata), warnings, problems, license: license.explanation };
       },
       fingerprintResource: (r: CkanResource) => resourceFingerprint(r as never),
       openSource: async (file) => {
@@ -311,6 +319,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     async function triggerSync(idOrName: string, trigger: SyncJobData['trigger'] = 'manual'): Promise<{ queued: boolean; jobId: string | null; datasetId: string }> {
       const dataset = await ckan.packageShow(idOrName);
+      // Refused here so that the person asking learns why at once; the worker checks again when
+      // the job runs (the dataset may change in between).
+      const selection = selectDataset(rules, dataset);
+      if (!selection.selected) throw new AppError('DATASET_NOT_SELECTED', `${dataset.name} is not archived: ${selection.reason}`);
       const jobId = await enqueueSync(queue.boss, {
         datasetId: dataset.id,
         datasetName: dataset.name,
@@ -332,6 +344,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       triggerSync,
       async syncNow(idOrName, trigger = 'manual') {
         const dataset = await syncDeps.ckan.packageShow(idOrName);
+        if (dataset) {
+          const selection = selectDataset(rules, dataset);
+          if (!selection.selected) throw new AppError('DATASET_NOT_SELECTED', `${dataset.name} is not archived: ${selection.reason}`);
+        }
         const deadline = Date.now() + config.sync.drainTimeoutMs;
         for (;;) {
           try {
@@ -343,7 +359,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           }
         }
       },
-      link: (idOrName, reference, linkOptions) => linkDataset(syncDeps, idOrName, reference, linkOptions),
+      async link(idOrName, reference, linkOptions) {
+        const link = await linkDataset(syncDeps, idOrName, reference, linkOptions);
+        const dataset = await syncDeps.ckan.packageShow(link.datasetId);
+        const selection = dataset ? selectDataset(rules, dataset) : undefined;
+        return selection?.selected ? link : { ...link, notSelected: selection?.reason ?? 'the dataset is not visible to the API token' };
+      },
       async idle(timeoutMs = 120_000) {
         const deadline = Date.now() + timeoutMs;
         for (;;) {

@@ -25,6 +25,7 @@ ${settingsUsage}`,
     try {
       const link = await daemon.link(dataset, reference, { force: ctx.values.force === true });
       print(ctx.io.stdout, `linked ${dataset} to Zenodo concept ${link.conceptRecid ?? '-'} (${link.conceptDoi ?? 'no concept DOI'}); latest version ${link.latestDoi ?? '-'}`);
+      if (link.notSelected) print(ctx.io.stdout, `not archived yet: ${link.notSelected}; nothing is published until it is selected`);
       return 0;
     } finally {
       await daemon.stop();

@@ -47,7 +47,7 @@ export async function tryLock(pool: pg.Pool, namespace: number, key: string): Pr
 
 /** Open syncs (not done, unchanged or failed): what a restarted daemon has to finish. */
 export async function openSyncDatasets(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ dataset_id: string }>(`SELECT dataset_id FROM sync_runs WHERE state NOT IN ('done', 'unchanged', 'failed') ORDER BY id`);
+  const { rows } = await pool.query<{ dataset_id: string }>(`SELECT dataset_id FROM sync_runs WHERE state NOT IN ('done', 'unchanged', 'skipped', 'failed') ORDER BY id`);
   return rows.map((r) => r.dataset_id);
 }
 

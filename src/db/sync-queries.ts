@@ -108,7 +108,7 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
     async openSync(datasetId) {
       const { rows } = await pool.query<SyncRow>(
         `SELECT id, dataset_id, state, kind, plan, draft_id, record_id, doi, concept_doi, attempts FROM sync_runs
-         WHERE dataset_id = $1 AND state NOT IN ('done', 'unchanged', 'failed')`,
+         WHERE dataset_id = $1 AND state NOT IN ('done', 'unchanged', 'skipped', 'failed')`,
         [datasetId],
       );
       return rows[0] ? toRun(rows[0]) : undefined;
@@ -173,6 +173,19 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
         [syncId],
       );
       return new Map(rows.map((r) => [r.filename, { md5: r.md5 ?? '', size: Number(r.size ?? 0) }]));
+    },
+
+    async emptyFiles(syncId) {
+      const { rows } = await pool.query<{ filename: string }>("SELECT filename FROM sync_files WHERE sync_id = $1 AND action = 'empty'", [syncId]);
+      return new Set(rows.map((r) => r.filename));
+    },
+
+    async recordEmpty(syncId, file) {
+      await pool.query(
+        `INSERT INTO sync_files (sync_id, resource_id, filename, action, size, md5) VALUES ($1, $2, $3, 'empty', 0, NULL)
+         ON CONFLICT (sync_id, filename) DO UPDATE SET action = 'empty', size = 0, md5 = NULL, done_at = now()`,
+        [syncId, file.resourceId, file.filename],
+      );
     },
 
     async recordUpload(syncId, file) {

@@ -237,6 +237,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     } catch (error) {
       if (isAppError(error) && error.code === 'CKAN_NOT_FOUND') return { status: 404, body: { error: 'dataset not found' } };
       if (isAppError(error) && error.code === 'USAGE') return { status: 400, body: { error: redactText(error.message, secrets) } };
+      // Private, deleted, draft or unselected: nothing is queued, and the operator learns why.
+      if (isAppError(error) && error.code === 'DATASET_NOT_SELECTED') return { status: 409, body: { error: redactText(error.message, secrets) } };
       if (isAppError(error) && error.code === 'DB_UNAVAILABLE') {
         log.error({ err: error, datasetId }, 'sync request failed');
         return { status: 503, body: { error: 'the database is unavailable; try again later' } };

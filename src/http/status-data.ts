@@ -44,7 +44,7 @@ export interface Overview {
   query: string;
 }
 
-const FINISHED = new Set(['done', 'unchanged', 'failed']);
+const FINISHED = new Set(['done', 'unchanged', 'skipped', 'failed']);
 const DATASET_LIMIT = 500;
 
 /**

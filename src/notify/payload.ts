@@ -44,6 +44,12 @@ export const outboxPayloadSchema = z.object({
     })
     .optional(),
   changes: z.object({ added: names, replaced: names, removed: names }).optional(),
+  /** Resources left out of the version, with the reason (format, size, empty file...). */
+  skipped: z.array(z.object({ name: text, reason: text })).max(10_000).optional(),
+  /** Which licence the record carries and why (CKAN's, or the rule's when CKAN's has no equivalent). */
+  license: text.optional(),
+  /** What the owner should know about how the dataset was described (creators from the organization...). */
+  notes: z.array(text).max(100).optional(),
   error: z
     .object({
       code: text,

@@ -188,6 +188,21 @@ export function describeFailure(code: string, context: { linkExtra?: string; dat
         summary: 'Zenodo refused the upload because the record reached one of its limits (storage quota or number of files).',
         advice: "Reduce the files archived in the rule's resource settings, or request a quota increase for the record from Zenodo support, then save the dataset to start a new attempt.",
       };
+    case 'LICENSE_UNKNOWN':
+      return {
+        summary: 'The dataset was not archived because its licence is missing or has no exact equivalent on Zenodo, and a published record keeps its licence for good.',
+        advice: 'Edit the dataset in CKAN and choose its licence (for example "Creative Commons Attribution"); saving the dataset starts a new attempt. If all datasets of this kind share one licence, the administrator can set it in the archiving rule instead.',
+      };
+    case 'CREATORS_UNKNOWN':
+      return {
+        summary: 'The dataset was not archived because it names nobody who could be listed as its creator on Zenodo.',
+        advice: 'Edit the dataset in CKAN and fill in the author (several people as "Family, Given; Family, Given"), or give it an organization; saving the dataset starts a new attempt.',
+      };
+    case 'METADATA_OVERRIDE_INVALID':
+      return {
+        summary: "The dataset's Zenodo metadata override (a CKAN extra) is not valid, so nothing was published.",
+        advice: 'Correct the fields listed above in the extra, or remove the extra; saving the dataset starts a new attempt.',
+      };
     case 'NO_FILES':
       return {
         summary: 'The dataset has no file that the archiving rule selects.',
@@ -259,6 +274,11 @@ function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): 
         }
       : null,
     doi,
+    skipped: (p.skipped ?? []).map((s) => ({ name: oneLine(s.name), reason: oneLine(s.reason) })),
+    hasSkipped: (p.skipped ?? []).length > 0,
+    license: p.license === undefined ? null : oneLine(p.license),
+    notes: (p.notes ?? []).map(oneLine),
+    hasNotes: (p.notes ?? []).length > 0,
     hasFileChanges: added.length + replaced.length + removed.length > 0,
     added,
     replaced,

@@ -44,7 +44,7 @@ import { isAppError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config/types.js';
 import { enqueueSyncBatch, syncLeaseSeconds, type Boss, type SyncJobData } from '../queue/boss.js';
-import { matchRule } from '../rules/evaluate.js';
+import { selectDataset } from '../rules/select.js';
 import { compileFq } from '../rules/fq.js';
 import type { Rule, Rules } from '../rules/types.js';
 import type { CkanClient } from './ckan-client.js';
@@ -117,21 +117,14 @@ function rangeFq(rulesFq: string | undefined, lo: string): string {
   return rulesFq === undefined ? range : `(${rulesFq}) AND ${range}`;
 }
 
-/**
- * Private datasets are only archived by a rule that asks for them (`private: true`): publishing a
- * dataset its owners made private to an open Zenodo record would leak it.
- */
 function selectRule(rules: Rules, dataset: CkanDataset): Rule | undefined {
-  const rule = matchRule(rules, dataset);
-  if (rule === undefined) return undefined;
-  if (dataset.private && rule.when.private !== true) return undefined;
-  return rule;
+  const selection = selectDataset(rules, dataset);
+  return selection.selected ? selection.rule : undefined;
 }
 
 function leftReason(dataset: CkanDataset, rules: Rules): string {
-  if (dataset.state === 'deleted') return 'the dataset was deleted in CKAN';
-  if (dataset.private && matchRule(rules, dataset) !== undefined) return 'the dataset was made private in CKAN';
-  return 'no rule selects the dataset any more (untagged or changed)';
+  const selection = selectDataset(rules, dataset);
+  return selection.selected ? 'no rule selects the dataset any more (untagged or changed)' : selection.reason;
 }
 
 function totalBytes(dataset: CkanDataset): number {

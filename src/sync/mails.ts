@@ -51,6 +51,9 @@ export function createMailBuilder(options: MailBuilderOptions): (context: MailCo
         replaced: plan.files.filter((f) => f.action === 'replace').map((f) => f.filename),
         removed: plan.delete.filter((d) => !plan.files.some((f) => f.filename === d.filename)).map((d) => d.filename),
       };
+      if (plan.skipped.length > 0) facts.skipped = plan.skipped.map((s) => ({ name: s.name, reason: s.reason }));
+      if (plan.license !== undefined) facts.license = plan.license;
+      if (plan.warnings !== undefined && plan.warnings.length > 0) facts.notes = plan.warnings;
     }
     if (context.error) {
       facts.error = {

@@ -7,6 +7,7 @@
 import { AppError } from '../errors.js';
 import type { Rule } from '../rules/types.js';
 import { assignFilenames } from './filenames.js';
+import { resourceSkipReason } from '../rules/select.js';
 
 /** Zenodo's limits (reference zenodo-api.md §7: RDM_FILES_DEFAULT_QUOTA_SIZE, RDM_RECORDS_MAX_FILES_COUNT). */
 export const ZENODO_MAX_FILES = 100;
@@ -90,18 +91,13 @@ function isDatastoreOnly(r: PlanResourceInput): boolean {
 
 function selectResources(input: PlanInput): { selected: (PlanResourceInput & { kind: SourceKind; url: string })[]; skipped: SkippedResource[] } {
   const { rule } = input;
-  const formats = rule.resources.formats.map((f) => f.trim().toLowerCase());
   const selected: (PlanResourceInput & { kind: SourceKind; url: string })[] = [];
   const skipped: SkippedResource[] = [];
   for (const r of input.dataset.resources) {
     const name = r.name ?? r.id;
-    const format = (r.format ?? '').trim().toLowerCase();
-    if (formats.length > 0 && !formats.includes(format)) {
-      skipped.push({ resourceId: r.id, name, reason: `format "${r.format ?? ''}" is not in the rule's formats (${rule.resources.formats.join(', ')})` });
-      continue;
-    }
-    if (typeof r.size === 'number' && r.size > rule.resources.maxSize) {
-      skipped.push({ resourceId: r.id, name, reason: `size ${r.size} bytes is over the rule's max_size of ${rule.resources.maxSize} bytes` });
+    const skip = resourceSkipReason(rule, r);
+    if (skip !== undefined) {
+      skipped.push({ resourceId: r.id, name, reason: skip });
       continue;
     }
     if (isDatastoreOnly(r)) {

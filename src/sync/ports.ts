@@ -46,27 +46,13 @@ export interface ZenodoPort {
   discard(depositionId: number): Promise<void>;
 }
 
-export interface CkanResource {
-  id: string;
-  name?: string | null;
-  url?: string | null;
-  url_type?: string | null;
-  format?: string | null;
-  size?: number | null;
-  datastore_active?: boolean | null;
-  [key: string]: unknown;
-}
-
-export interface CkanDataset {
-  id: string;
-  name: string;
-  title?: string | null;
-  private?: boolean | null;
-  state?: string | null;
-  resources: CkanResource[];
-  extras?: { key: string; value: string }[] | null;
-  [key: string]: unknown;
-}
+/**
+ * The sync reads the same parsed CKAN dataset as the scanner (src/scanner/ckan-types.ts: lenient
+ * parsing, normalised fields): one shape, so that the selection policy and the mapping see on
+ * every path exactly what the scanner saw.
+ */
+export type { CkanDataset, CkanResource } from '../scanner/ckan-types.js';
+import type { CkanDataset } from '../scanner/ckan-types.js';
 
 export interface CkanPort {
   /** undefined when the dataset is gone or invisible to the token. */
@@ -75,7 +61,7 @@ export interface CkanPort {
   patchExtras(datasetId: string, values: Record<string, string>): Promise<void>;
 }
 
-export type SyncState = 'planned' | 'draft_open' | 'files_synced' | 'metadata_set' | 'published' | 'written_back' | 'done' | 'unchanged' | 'failed';
+export type SyncState = 'planned' | 'draft_open' | 'files_synced' | 'metadata_set' | 'published' | 'written_back' | 'done' | 'unchanged' | 'skipped' | 'failed';
 
 export interface SyncRun {
   id: number;
@@ -98,6 +84,10 @@ export interface StoredPlan extends Plan {
   baseRecordId: number | null;
   previousFiles: { filename: string; md5: string }[];
   ruleName: string;
+  /** What the owner should know about the mapping (licence chosen by the rule, creators from the organization...). */
+  warnings?: string[];
+  /** Which licence the record gets and why, in words (from the mapping). */
+  license?: string;
   dataset: { id: string; name: string; title: string; url: string };
 }
 
@@ -146,11 +136,15 @@ export interface SyncStore {
   /** Whether a sync of this dataset noted a creation whose deposition id it never recorded. */
   mayHaveUnrecordedDeposition(datasetId: string): Promise<boolean>;
   uploadedFiles(syncId: number): Promise<Map<string, { md5: string; size: number }>>;
+  /** Files of this sync whose resource turned out empty when downloaded (not uploaded). */
+  emptyFiles(syncId: number): Promise<Set<string>>;
+  recordEmpty(syncId: number, file: { resourceId: string; filename: string }): Promise<void>;
   recordUpload(syncId: number, file: { resourceId: string; filename: string; action: string; size: number; md5: string }): Promise<void>;
   /** One transaction: sync → published, link + archived files updated, outbox rows inserted. */
   recordPublished(result: PublishedResult): Promise<void>;
   recordAttempt(syncId: number, error: { code: string; message: string }): Promise<number>;
-  finish(syncId: number, state: 'done' | 'unchanged', detail?: Record<string, unknown>): Promise<void>;
+  /** `skipped`: the dataset is no longer selected; nothing was published (detail.reason says why). */
+  finish(syncId: number, state: 'done' | 'unchanged' | 'skipped', detail?: Record<string, unknown>): Promise<void>;
   /** One transaction: sync → failed with code and message, outbox rows inserted. */
   fail(syncId: number | undefined, datasetId: string, error: { code: string; message: string }, mails: OutboxRow[]): Promise<void>;
   markInactive(datasetId: string, reason: string): Promise<void>;

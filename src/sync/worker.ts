@@ -7,8 +7,9 @@
  *                                        └→ unchanged (draft equal to the previous version: discarded)
  */
 import type { Logger } from '../log.js';
-import { AppError, toAppError } from '../errors.js';
+import { AppError, isAppError, toAppError, type ErrorCode } from '../errors.js';
 import type { Rule, Rules } from '../rules/types.js';
+import { selectDataset } from '../rules/select.js';
 import { planSync, type ArchivedFile, type PlannedFile } from './plan.js';
 import type { OpenedSource } from './source.js';
 import type { CkanDataset, CkanPort, CkanResource, Link, OutboxRow, StoredPlan, SyncRun, SyncStore, ZDeposition, ZenodoPort } from './ports.js';
@@ -33,8 +34,12 @@ export interface SyncDeps {
   zenodo: ZenodoPort;
   ckan: CkanPort;
   rules: Rules;
-  matchRule(rules: Rules, dataset: CkanDataset): Rule | undefined;
-  mapMetadata(dataset: CkanDataset, rule: Rule): { metadata: Record<string, unknown>; fingerprint: string };
+  /**
+   * The Zenodo metadata for a dataset under a rule. `problems` are reasons not to publish at all
+   * (no licence that maps, nobody to name as creator): a DOI is forever, so the sync stops with
+   * the first of them before anything is created on Zenodo.
+   */
+  mapMetadata(dataset: CkanDataset, rule: Rule): MappedMetadata;
   fingerprintResource(resource: CkanResource): string;
   openSource(file: PlannedFile): Promise<OpenedSource>;
   /** Outbox rows (owners, admin) for a mail; resolved recipients, rendered later by the notifier. */
@@ -48,6 +53,15 @@ export interface SyncDeps {
   onStep?(state: string, run: SyncRun): void | Promise<void>;
 }
 
+export interface MappedMetadata {
+  metadata: Record<string, unknown>;
+  fingerprint: string;
+  warnings: string[];
+  problems: { code: ErrorCode; message: string }[];
+  /** Which licence and why, in words, for the mails and the status page. */
+  license: string;
+}
+
 export interface SyncJob {
   datasetId: string;
   trigger: string;
@@ -58,7 +72,7 @@ export interface SyncJob {
 export type SyncOutcome =
   | { state: 'done'; syncId: number; kind: string; doi: string | null; conceptDoi: string | null }
   | { state: 'unchanged'; syncId: number }
-  | { state: 'skipped'; reason: string }
+  | { state: 'skipped'; reason: string; syncId?: number }
   | { state: 'failed'; syncId: number | undefined; code: string; message: string };
 
 function datasetUrl(ckanUrl: string, dataset: { name: string }): string {
@@ -139,7 +153,9 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
   if (link?.conceptRecid && !latest) {
     throw new AppError('ZENODO_NOT_FOUND', `Zenodo concept ${link.conceptRecid} has no published version this account can see`);
   }
-  const { metadata, fingerprint } = deps.mapMetadata(dataset, rule);
+  const { metadata, fingerprint, warnings, problems, license } = deps.mapMetadata(dataset, rule);
+  const problem = problems[0];
+  if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings } });
   const fingerprints = new Map(dataset.resources.map((r) => [r.id, deps.fingerprintResource(r)]));
   const archived = latest ? { files: mergeArchived(latest, await deps.store.archivedFiles(dataset.id)), metadataFingerprint: link?.archivedMetadataFingerprint ?? null } : undefined;
   const result = planSync({
@@ -158,6 +174,8 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
     baseRecordId: latest?.id ?? null,
     previousFiles: (latest?.files ?? []).map((f) => ({ filename: f.filename, md5: f.md5 })),
     ruleName: rule.name,
+    warnings,
+    license,
     dataset: { id: dataset.id, name: dataset.name, title: dataset.title ?? dataset.name, url: datasetUrl(deps.ckanUrl, dataset) },
   };
   if (result.kind === 'nothing') {
@@ -224,14 +242,46 @@ async function syncFiles(deps: SyncDeps, run: SyncRun, draft: ZDeposition): Prom
   files = await deps.zenodo.listFiles(draft.id);
   const present = new Map(files.map((f) => [f.filename, f]));
   if (!draft.bucketUrl) throw new AppError('ZENODO_BAD_RESPONSE', `draft ${draft.id} has no bucket link`);
+  const empty = await deps.store.emptyFiles(run.id);
+  let anyEmpty = empty.size > 0;
   for (const file of p.files) {
     const there = present.get(file.filename);
     const done = uploaded.get(file.filename);
     if (there && (file.action === 'keep' || done?.md5 === there.md5)) continue;
-    const result = await deps.zenodo.upload(draft.bucketUrl, file.filename, () => deps.openSource(file));
-    await deps.store.recordUpload(run.id, { resourceId: file.resourceId, filename: file.filename, action: file.action, size: result.size, md5: result.md5 });
-    deps.log.info({ syncId: run.id, depositionId: draft.id, filename: file.filename, size: result.size }, 'file uploaded and verified');
+    if (empty.has(file.filename)) continue;
+    const open = async (): Promise<OpenedSource> => {
+      const opened = await deps.openSource(file);
+      if (opened.size === 0) {
+        await opened.cleanup();
+        throw new AppError('RESOURCE_EMPTY', `the resource behind "${file.filename}" is empty (0 bytes); Zenodo refuses empty files`);
+      }
+      return opened;
+    };
+    try {
+      const result = await deps.zenodo.upload(draft.bucketUrl, file.filename, open);
+      await deps.store.recordUpload(run.id, { resourceId: file.resourceId, filename: file.filename, action: file.action, size: result.size, md5: result.md5 });
+      deps.log.info({ syncId: run.id, depositionId: draft.id, filename: file.filename, size: result.size }, 'file uploaded and verified');
+    } catch (error) {
+      if (!isAppError(error, 'RESOURCE_EMPTY')) throw error;
+      // Left out of the version with a note in the owner's mail; the other files still go.
+      await deps.store.recordEmpty(run.id, { resourceId: file.resourceId, filename: file.filename });
+      anyEmpty = true;
+      deps.log.warn({ syncId: run.id, depositionId: draft.id, filename: file.filename }, 'resource is empty: left out of the version');
+    }
   }
+  if (anyEmpty && (await deps.zenodo.listFiles(draft.id)).length === 0) {
+    throw new AppError('NO_FILES', 'no resource of the dataset can be archived: every file to archive is empty (0 bytes), and Zenodo refuses a record without files');
+  }
+}
+
+/** The plan as the owner's mail should show it: resources found empty during the sync count as skipped. */
+async function planForMail(deps: SyncDeps, run: SyncRun): Promise<StoredPlan> {
+  const empty = await deps.store.emptyFiles(run.id);
+  if (empty.size === 0) return run.plan;
+  const skipped = run.plan.files
+    .filter((f) => empty.has(f.filename))
+    .map((f) => ({ resourceId: f.resourceId, name: f.filename, reason: 'the file is empty (0 bytes) and Zenodo refuses empty files' }));
+  return { ...run.plan, files: run.plan.files.filter((f) => !empty.has(f.filename)), skipped: [...run.plan.skipped, ...skipped] };
 }
 
 function sameFiles(a: readonly { filename: string; md5: string }[], b: readonly { filename: string; md5: string }[]): boolean {
@@ -251,7 +301,7 @@ async function publishAndRecord(deps: SyncDeps, run: SyncRun, draftId: number, d
     return { resourceId: planned?.resourceId ?? null, filename: f.filename, size: f.size, md5: f.md5, fingerprint: planned?.fingerprint ?? null };
   });
   const mailKind = run.kind === 'metadata_edit' ? 'metadata_edit' : run.plan.conceptRecid === null ? 'first_version' : 'new_version';
-  const mails = await deps.mails({ kind: mailKind, dataset, datasetId: run.datasetId, rule, syncId: run.id, plan: run.plan, deposition: published });
+  const mails = await deps.mails({ kind: mailKind, dataset, datasetId: run.datasetId, rule, syncId: run.id, plan: await planForMail(deps, run), deposition: published });
   await deps.store.recordPublished({
     syncId: run.id,
     datasetId: run.datasetId,
@@ -304,7 +354,12 @@ async function execute(deps: SyncDeps, run: SyncRun, dataset: CkanDataset | unde
     await step(deps, run, 'metadata_set');
   }
   if (run.state === 'metadata_set') {
-    await publishAndRecord(deps, run, draftId(), dataset, rule);
+    // Uploads can take hours: the dataset is read again right before the DOI is minted, and a
+    // dataset that is no longer selected (made private meanwhile) is not published.
+    const fresh = await deps.ckan.packageShow(run.datasetId);
+    const selection = fresh ? selectDataset(deps.rules, fresh) : undefined;
+    if (!selection?.selected) return stopUnselected(deps, run, selection?.reason ?? 'the dataset was deleted in CKAN or is not visible to the API token');
+    await publishAndRecord(deps, run, draftId(), fresh ?? dataset, rule ?? selection.rule);
   }
   if (run.state === 'published') {
     if (deps.writeBack && run.conceptDoi && run.doi) {
@@ -321,6 +376,40 @@ async function execute(deps: SyncDeps, run: SyncRun, dataset: CkanDataset | unde
   return { state: 'done', syncId: run.id, kind: run.kind, doi: run.doi, conceptDoi: run.conceptDoi };
 }
 
+const PUBLISHED_STATES: ReadonlySet<SyncRun['state']> = new Set(['published', 'written_back', 'done']);
+
+function isPublished(run: SyncRun): boolean {
+  return PUBLISHED_STATES.has(run.state);
+}
+
+/**
+ * Ends an open sync of a dataset that is no longer selected, before anything is published: its
+ * draft is discarded (a new-version or edit draft would otherwise block the concept, a first
+ * draft would stay in the account) and the sync ends `skipped` with the reason.
+ */
+async function stopUnselected(deps: SyncDeps, run: SyncRun, reason: string): Promise<SyncOutcome> {
+  if (run.draftId !== null) {
+    const draft = await deps.zenodo.getDeposition(run.draftId).catch((e: unknown) => {
+      if (toAppError(e).code === 'ZENODO_NOT_FOUND') return undefined;
+      throw e;
+    });
+    // A draft that Zenodo shows as published was published by an earlier run that died before
+    // recording it: it exists for good, so it is recorded rather than hidden.
+    if (draft && draft.state === 'done' && draft.submitted && run.kind !== 'metadata_edit') {
+      await publishAndRecord(deps, run, draft.id, undefined, undefined);
+      return execute(deps, run, undefined, undefined);
+    }
+    if (draft) {
+      await deps.zenodo.discard(draft.id).catch((e: unknown) => {
+        if (toAppError(e).code !== 'ZENODO_NOT_FOUND') throw e;
+      });
+    }
+  }
+  await deps.store.finish(run.id, 'skipped', { reason });
+  deps.log.warn({ syncId: run.id, datasetId: run.datasetId, depositionId: run.draftId, reason }, 'sync stopped before publishing: the dataset is no longer selected');
+  return { state: 'skipped', reason, syncId: run.id };
+}
+
 /**
  * Syncs one dataset and is the job's error boundary: retryable errors are rethrown (the queue
  * retries with backoff) until `maxAttempts`, permanent ones and exhausted retries end the sync as
@@ -333,21 +422,27 @@ export async function syncDataset(deps: SyncDeps, job: SyncJob): Promise<SyncOut
   try {
     dataset = await deps.ckan.packageShow(job.datasetId);
     run = await deps.store.openSync(dataset?.id ?? job.datasetId);
-    if (dataset) rule = deps.matchRule(deps.rules, dataset);
+    const selection = dataset ? selectDataset(deps.rules, dataset) : undefined;
+    if (selection?.selected) rule = selection.rule;
     if (!run) {
-      if (!dataset || dataset.state === 'deleted') {
+      if (!dataset || !selection) {
         await deps.store.markInactive(job.datasetId, 'the dataset was deleted in CKAN or is not visible to the API token');
         return { state: 'skipped', reason: 'dataset not found' };
       }
-      if (!rule) {
-        await deps.store.markInactive(dataset.id, 'no rule in rules.yaml selects the dataset any more');
-        return { state: 'skipped', reason: 'no rule selects the dataset' };
+      if (!selection.selected) {
+        await deps.store.markInactive(dataset.id, selection.reason);
+        deps.log.info({ datasetId: dataset.id, reason: selection.reason }, 'sync skipped: the dataset is not selected');
+        return { state: 'skipped', reason: selection.reason };
       }
-      const planned = await plan(deps, dataset, rule, job.trigger);
+      const planned = await plan(deps, dataset, selection.rule, job.trigger);
       if ('nothing' in planned) return { state: 'skipped', reason: 'up to date' };
       run = planned;
       deps.log.info({ syncId: run.id, datasetId: run.datasetId, kind: run.kind }, 'sync planned');
       await deps.onStep?.('planned', run);
+    } else if (!selection?.selected && !isPublished(run)) {
+      // An interrupted sync of a dataset that has since been made private, deleted or untagged:
+      // finishing it would publish what the owner no longer wants public.
+      return await stopUnselected(deps, run, selection?.reason ?? 'the dataset was deleted in CKAN or is not visible to the API token');
     }
     return await execute(deps, run, dataset, rule);
   } catch (caught) {

@@ -29,6 +29,8 @@ export interface CkanDatasetLike {
   license_id?: unknown;
   version?: unknown;
   extras?: unknown;
+  doi?: unknown;
+  identifier?: unknown;
 }
 
 export interface ZenodoCreator {
@@ -65,12 +67,23 @@ export interface MapOptions {
   /** CKAN site URL (origin + optional path prefix), used for the link back to the dataset. */
   ckanUrl: string;
   today: Date;
+  /** Extras the daemon writes back itself (the link extra, `zenodo_version_doi`): never read as the dataset's own DOI. */
+  ownExtras?: readonly string[];
 }
 
 export interface MapResult {
   metadata: ZenodoMetadata;
-  /** Things the owner should know (unknown licence, short title...); never fatal. */
+  /** Things the owner should know (licence chosen by the rule, creators from the organization...). */
   warnings: string[];
+  /**
+   * Reasons not to publish at all. A DOI is forever: when the licence cannot be mapped exactly
+   * and the rule names none, or nobody can be named as creator, the sync stops with the first of
+   * these before anything is created on Zenodo. The metadata is still complete (for previews and
+   * fingerprints) but must not be sent.
+   */
+  problems: { code: 'LICENSE_UNKNOWN' | 'CREATORS_UNKNOWN'; message: string }[];
+  /** Which licence was used and why, for mails, the dry run and the status page. */
+  license: { id: string | undefined; source: 'ckan' | 'rule' | 'none'; ckanId: string | undefined; explanation: string };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -243,7 +256,7 @@ function splitOnCommas(part: string): string[] {
   return [pieces.join(', ')];
 }
 
-function mapCreators(dataset: CkanDatasetLike, warnings: string[]): ZenodoCreator[] {
+function mapCreators(dataset: CkanDatasetLike, warnings: string[]): ZenodoCreator[] | undefined {
   for (const field of ['author', 'maintainer'] as const) {
     const value = text(dataset[field]);
     if (value === undefined) continue;
@@ -259,8 +272,7 @@ function mapCreators(dataset: CkanDatasetLike, warnings: string[]): ZenodoCreato
       return [{ name }];
     }
   }
-  warnings.push('the dataset names no author, maintainer or organization; the creator is "Unknown"');
-  return [{ name: 'Unknown' }];
+  return undefined;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -338,17 +350,9 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   }
   if (title.length > 1000) title = title.slice(0, 1000);
 
-  const licenseId = text(dataset.license_id);
-  const fallback = (rule.zenodo.license !== undefined ? mapLicense(rule.zenodo.license) ?? rule.zenodo.license.trim().toLowerCase() : undefined) ?? 'cc-by-4.0';
-  let license = licenseId === undefined ? undefined : mapLicense(licenseId);
-  if (license === undefined) {
-    warnings.push(
-      licenseId === undefined
-        ? `the dataset has no licence; archived under "${fallback}" (rule "${rule.name}")`
-        : `the CKAN licence "${licenseId.slice(0, 100)}" has no Zenodo equivalent; archived under "${fallback}" (rule "${rule.name}")`,
-    );
-    license = fallback;
-  }
+  const problems: MapResult['problems'] = [];
+  const licenseChoice = chooseLicense(text(dataset.license_id), rule, warnings, problems);
+  const license = licenseChoice.id ?? '';
 
   // A rule may name a sub-type the way RDM does ("publication-article", "image-figure").
   const [uploadType, subType] = rule.zenodo.upload_type.split('-', 2) as [string, string | undefined];
@@ -356,17 +360,19 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
     title,
     upload_type: uploadType,
     description: renderDescription(text(dataset.notes), url, renderer),
-    creators: mapCreators(dataset, warnings),
+    creators: creatorsOrProblem(dataset, warnings, problems),
     license,
     publication_date: isoDate(opts.today),
     access_right: rule.zenodo.access_right,
-    related_identifiers: [{ identifier: url, relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'url' }],
+    related_identifiers: [{ identifier: url, relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'url' }, ...existingDois(dataset, opts.ownExtras ?? [])],
   };
   if (subType !== undefined && subType !== '') {
     if (uploadType === 'publication') metadata.publication_type = subType;
     else if (uploadType === 'image') metadata.image_type = subType;
   }
-  const tags = keywords(dataset.tags);
+  // The tags a rule selects on (`zenodo`) are the portal's switch for archiving, not a subject.
+  const triggers = new Set((rule.when.tags ?? []).map((t) => t.toLowerCase()));
+  const tags = keywords(dataset.tags).filter((t) => !triggers.has(t.toLowerCase()));
   if (tags.length > 0) metadata.keywords = tags;
   const version = line(dataset.version);
   if (version !== undefined) metadata.version = version.slice(0, 191); // RDM max length (§5)
@@ -375,7 +381,80 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   if (rule.zenodo.access_right === 'embargoed') {
     warnings.push(`rule "${rule.name}" asks for embargoed access, which needs an embargo date the rules cannot give; Zenodo will refuse the record`);
   }
-  return { metadata, warnings };
+  return { metadata, warnings, problems, license: licenseChoice };
+}
+
+/**
+ * The licence: CKAN's when it maps exactly; else the rule's `zenodo.license` (the operator's
+ * explicit choice); else none, which is a problem (the record is not published). Never a
+ * silent default: a wrong licence on a DOI cannot be taken back.
+ */
+function chooseLicense(ckanId: string | undefined, rule: Rule, warnings: string[], problems: MapResult['problems']): MapResult['license'] {
+  const fromCkan = ckanId === undefined ? undefined : mapLicense(ckanId);
+  const shown = ckanId === undefined ? undefined : ckanId.slice(0, 100);
+  if (fromCkan !== undefined) {
+    return { id: fromCkan, source: 'ckan', ckanId: shown, explanation: `"${fromCkan}", from the dataset's licence "${shown ?? ''}" in CKAN` };
+  }
+  const ruleLicense = rule.zenodo.license?.trim();
+  const why = shown === undefined ? 'the dataset has no licence in CKAN' : `the dataset's CKAN licence "${shown}" has no exact Zenodo equivalent`;
+  if (ruleLicense !== undefined && ruleLicense !== '') {
+    const id = mapLicense(ruleLicense) ?? ruleLicense.toLowerCase();
+    const explanation = `"${id}", set by rule "${rule.name}" (zenodo.license) because ${why}`;
+    warnings.push(`licence ${explanation}`);
+    return { id, source: 'rule', ckanId: shown, explanation };
+  }
+  problems.push({
+    code: 'LICENSE_UNKNOWN',
+    message:
+      `not published: ${why}, and a Zenodo record's licence cannot be changed back once its DOI exists. ` +
+      'Fix: in CKAN, edit the dataset and choose its licence (for example "Creative Commons Attribution" or "Open Data Commons Open Database License (ODbL)"); ' +
+      `or, if every dataset of rule "${rule.name}" may be published under one licence, the operator sets \`zenodo: { license: <id> }\` on that rule in rules.yaml.`,
+  });
+  return { id: undefined, source: 'none', ckanId: shown, explanation: `none: ${why} and rule "${rule.name}" sets no zenodo.license` };
+}
+
+function creatorsOrProblem(dataset: CkanDatasetLike, warnings: string[], problems: MapResult['problems']): ZenodoCreator[] {
+  const creators = mapCreators(dataset, warnings);
+  if (creators !== undefined && creators.length > 0) return creators;
+  problems.push({
+    code: 'CREATORS_UNKNOWN',
+    message:
+      'not published: the dataset names no author, maintainer or organization that can be listed as creator of a permanent Zenodo record. ' +
+      'Fix: in CKAN, edit the dataset and fill in "Author" (for several people: "Family, Given; Family, Given"), or give the dataset an organization.',
+  });
+  return [{ name: 'Unknown' }];
+}
+
+const DOI = /^(?:https?:\/\/(?:dx\.)?doi\.org\/|doi:)?(10\.\d{4,9}\/\S+)$/i;
+
+/**
+ * DOIs the dataset already has (top-level `doi` of ckanext-scheming schemas, extras `doi` and
+ * `identifier`): the archived copy is derived from the dataset they name. Zenodo DOIs and the
+ * extras the daemon itself writes back (`ownExtras`) are ours, not the dataset's own.
+ */
+function existingDois(dataset: CkanDatasetLike, ownExtras: readonly string[]): ZenodoRelatedIdentifier[] {
+  const values: unknown[] = [];
+  const own = new Set(ownExtras);
+  for (const key of ['doi', 'identifier'] as const) {
+    if (own.has(key)) continue;
+    values.push(dataset[key]);
+    if (Array.isArray(dataset.extras)) {
+      for (const e of dataset.extras as unknown[]) {
+        if (e !== null && typeof e === 'object' && (e as { key?: unknown }).key === key) values.push((e as { value?: unknown }).value);
+      }
+    }
+  }
+  const out: ZenodoRelatedIdentifier[] = [];
+  const seen = new Set<string>();
+  for (const value of values) {
+    const raw = text(value);
+    if (raw === undefined || raw.length > 300) continue;
+    const doi = DOI.exec(raw)?.[1];
+    if (doi === undefined || /^10\.5281\/zenodo\./i.test(doi) || seen.has(doi.toLowerCase())) continue;
+    seen.add(doi.toLowerCase());
+    out.push({ identifier: doi, relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'doi' });
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
