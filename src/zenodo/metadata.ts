@@ -10,6 +10,10 @@
 import { createHash } from 'node:crypto';
 import MarkdownIt from 'markdown-it';
 import type { Rule } from '../rules/types.js';
+import { mapLicense, normaliseLicense } from './licenses.js';
+
+// Licences live in ./licenses.ts; re-exported so existing importers keep working.
+export { mapLicense, normaliseLicense, sameLicense } from './licenses.js';
 
 /**
  * The fields of a CKAN dataset the mapping reads. Deliberately structural and loose (`unknown`
@@ -84,102 +88,6 @@ export interface MapResult {
   problems: { code: 'LICENSE_UNKNOWN' | 'CREATORS_UNKNOWN'; message: string }[];
   /** Which licence was used and why, for mails, the dry run and the status page. */
   license: { id: string | undefined; source: 'ckan' | 'rule' | 'none'; ckanId: string | undefined; explanation: string };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Licences (reference §5.1)
-
-/**
- * CKAN / Open Definition licence ids (and the SPDX-style ids some portals use) → the id we send.
- * We send SPDX-style lowercase ids where Zenodo has one, so that `cc-by` means CC BY 4.0 explicitly
- * rather than through Zenodo's alias table. `gfdl` has no RDM id: Zenodo keeps it as a title-only
- * custom licence and returns no `license` at all (§5.1, Q17); we still send it, because the record
- * page then shows the right licence title.
- */
-const LICENSE_TABLE: Readonly<Record<string, string>> = {
-  // CKAN core ids
-  'cc-by': 'cc-by-4.0',
-  'cc-by-sa': 'cc-by-sa-4.0',
-  'cc-zero': 'cc0-1.0',
-  'cc-nc': 'cc-by-nc-4.0',
-  'odc-by': 'odc-by-1.0',
-  'odc-odbl': 'odbl-1.0',
-  'odc-pddl': 'pddl-1.0',
-  gfdl: 'gfdl',
-  'other-open': 'other-open',
-  'other-pd': 'other-pd',
-  'other-at': 'other-at',
-  'other-nc': 'other-nc',
-  'other-closed': 'other-closed',
-  notspecified: 'notspecified',
-  'uk-ogl': 'uk-ogl',
-  // SPDX-style ids used by newer portals (and by the rule's `zenodo.license`)
-  'cc-by-4.0': 'cc-by-4.0',
-  'cc-by-sa-4.0': 'cc-by-sa-4.0',
-  'cc0-1.0': 'cc0-1.0',
-  cc0: 'cc0-1.0',
-  'cc-by-nc-4.0': 'cc-by-nc-4.0',
-  'cc-by-nd-4.0': 'cc-by-nd-4.0',
-  'cc-by-nc-sa-4.0': 'cc-by-nc-sa-4.0',
-  'cc-by-nc-nd-4.0': 'cc-by-nc-nd-4.0',
-  'cc-by-3.0': 'cc-by-3.0',
-  'cc-by-sa-3.0': 'cc-by-sa-3.0',
-  'odc-by-1.0': 'odc-by-1.0',
-  'odbl-1.0': 'odbl-1.0',
-  'odc-odbl-1.0': 'odbl-1.0',
-  'pddl-1.0': 'pddl-1.0',
-  'odc-pddl-1.0': 'pddl-1.0',
-  'ogl-uk-1.0': 'uk-ogl',
-  'ogl-uk-2.0': 'uk-ogl',
-  'ogl-uk-3.0': 'uk-ogl',
-  mit: 'mit',
-  'apache-2.0': 'apache-2.0',
-  'gpl-3.0': 'gpl-3.0',
-  'bsd-3-clause': 'bsd-3-clause',
-  'bsd-2-clause': 'bsd-2-clause',
-  'mpl-2.0': 'mpl-2.0',
-  'lgpl-3.0': 'lgpl-3.0',
-};
-
-/**
- * Ids Zenodo RETURNS that differ from the id we sent (§5.1: the output is the reverse map, so
- * `cc0-1.0` comes back as `cc-zero`, `mit` as `mit-license`...). Mapped back to our canonical id.
- */
-const RETURNED_TO_CANONICAL: Readonly<Record<string, string>> = {
-  'cc-zero': 'cc0-1.0',
-  'cc-by': 'cc-by-4.0',
-  'cc-by-sa': 'cc-by-sa-4.0',
-  'odc-by': 'odc-by-1.0',
-  'odc-odbl': 'odbl-1.0',
-  'odc-pddl': 'pddl-1.0',
-  'ogl-uk-1.0': 'uk-ogl',
-  'mit-license': 'mit',
-  'apache2.0': 'apache-2.0',
-  'gpl-3.0-only': 'gpl-3.0',
-};
-
-/** Our canonical id for a CKAN (or SPDX-style) licence id, or undefined when we do not know it. */
-export function mapLicense(id: string): string | undefined {
-  return LICENSE_TABLE[id.trim().toLowerCase()];
-}
-
-/**
- * Maps a licence id as Zenodo returns it (or as we send it) to our canonical id, so that a
- * comparison of what we sent with what Zenodo shows sees no change (Q17). `undefined` (no licence
- * in the answer) stays undefined: that is what Zenodo returns for `gfdl`, see `sameLicense`.
- * Unknown ids are returned lowercased and trimmed.
- */
-export function normaliseLicense(id: string | undefined | null): string | undefined {
-  if (id === undefined || id === null) return undefined;
-  const key = id.trim().toLowerCase();
-  if (key === '') return undefined;
-  return RETURNED_TO_CANONICAL[key] ?? LICENSE_TABLE[key] ?? key;
-}
-
-/** True when two licence ids (ours or Zenodo's) mean the same; `gfdl` equals "no licence returned". */
-export function sameLicense(a: string | undefined | null, b: string | undefined | null): boolean {
-  const fold = (x: string | undefined): string | undefined => (x === 'gfdl' ? undefined : x);
-  return fold(normaliseLicense(a)) === fold(normaliseLicense(b));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -43,30 +43,107 @@ const uploadTypes: Record<string, string[] | undefined> = {
 };
 
 /**
- * Licence ids: input (lowercased) → id returned by the shim (§5.1). `null` = accepted but lost
- * from the output (stored as a title-only custom licence, e.g. gfdl).
+ * Licence ids the legacy shim accepts, as input (trimmed, lowercased) → the id it returns (§5.1).
+ * Computed from zenodo/zenodo-rdm@6386403 `legacy/zenodo_legacy` (LEGACY_ALIASES, then
+ * legacy_to_rdm_map.json, answered through its reverse in which the last duplicate wins) for every
+ * id src/zenodo/licenses.ts may send, every id Zenodo returns for those, and CKAN's legacy ids.
+ * A subset of production's ~520 ids: an id missing here is refused like an unknown one.
+ * Re-sending an answer can change the licence, as in production: `cc-by` comes back for CC BY 1.0
+ * but means 4.0 when sent.
  */
-const licenses: Record<string, string | null> = {
-  'cc-by': 'cc-by-4.0', 'cc-by-4.0': 'cc-by-4.0',
-  'cc-by-sa': 'cc-by-sa-4.0', 'cc-by-sa-4.0': 'cc-by-sa-4.0',
-  'cc-zero': 'cc-zero', 'cc0-1.0': 'cc-zero', cc0: 'cc-zero',
-  'cc-nc': 'cc-nc',
-  'odc-by': 'odc-by', 'odc-by-1.0': 'odc-by', 'odc-odbl': 'odc-odbl', 'odbl-1.0': 'odc-odbl', 'odc-pddl': 'odc-pddl', 'pddl-1.0': 'odc-pddl',
-  'other-open': 'other-open', 'other-pd': 'other-pd', 'other-at': 'other-at', 'other-nc': 'other-nc',
-  'other-closed': 'other-closed', notspecified: 'notspecified',
-  'uk-ogl': 'uk-ogl', 'ogl-uk-1.0': 'uk-ogl',
-  gfdl: null,
-  mit: 'mit-license', 'mit-license': 'mit-license',
-  'apache-2.0': 'apache2.0', 'apache2.0': 'apache2.0',
-  'gpl-3.0': 'gpl-3.0', 'gpl-3.0-only': 'gpl-3.0',
-  'cc-by-nc-4.0': 'cc-by-nc-4.0', 'cc-by-nd-4.0': 'cc-by-nd-4.0', 'cc-by-nc-sa-4.0': 'cc-by-nc-sa-4.0',
-  'cc-by-nc-nd-4.0': 'cc-by-nc-nd-4.0', 'cc-by-3.0': 'cc-by-3.0', 'cc-by-sa-3.0': 'cc-by-sa-3.0',
-  'bsd-3-clause': 'bsd-3-clause', 'bsd-2-clause': 'bsd-2-clause', 'mpl-2.0': 'mpl-2.0', 'lgpl-3.0': 'lgpl-3.0',
-};
+const licenses: ReadonlyMap<string, string> = new Map(Object.entries({
+  '0bsd': '0bsd', aal: 'attribution', 'afl-3.0': 'afl-3.0', 'against-drm': 'against-drm',
+  'agpl-3.0-only': 'apgl-v3', 'agpl-3.0-or-later': 'agpl-3.0-or-later', apache: 'apache2.0',
+  'apache-1.0': 'apache', 'apache-1.1': 'apache-1.1', 'apache-2.0': 'apache2.0', 'apache2.0': 'apache2.0',
+  'apgl-v3': 'apgl-v3', 'apl-1.0': 'apl1.0', 'apl1.0': 'apl1.0', 'apsl-2.0': 'apsl-2.0',
+  'artistic-2.0': 'artistic-license-2.0', 'artistic-license-2.0': 'artistic-license-2.0',
+  attribution: 'attribution', 'bittorrent-1.1': 'bittorrent-1.1', 'bsd-1-clause': 'bsd-license',
+  'bsd-2-clause': 'bsd-2-clause-netbsd', 'bsd-2-clause-netbsd': 'bsd-2-clause-netbsd',
+  'bsd-2-clause-patent': 'bsd-2-clause-patent', 'bsd-3-clause': 'bsd-3-clause',
+  'bsd-3-clause-clear': 'bsd-3-clause-clear', 'bsd-4-clause': 'bsd-4-clause', 'bsd-license': 'bsd-license',
+  'bsl-1.0': 'bsl1.0', 'bsl1.0': 'bsl1.0', 'ca-tosl1.1': 'ca-tosl1.1', 'canada-crown': 'canada-crown',
+  'catosl-1.1': 'ca-tosl1.1', 'cc-by': 'cc-by-4.0', 'cc-by-1.0': 'cc-by', 'cc-by-2.0': 'cc-by-2.0',
+  'cc-by-2.5': 'cc-by-2.5', 'cc-by-3.0': 'cc-by-3.0', 'cc-by-3.0-at': 'cc-by-3.0-at',
+  'cc-by-3.0-us': 'cc-by-3.0-us', 'cc-by-4.0': 'cc-by-4.0', 'cc-by-nc-1.0': 'cc-by-nc-1.0',
+  'cc-by-nc-2.0': 'cc-nc', 'cc-by-nc-2.5': 'cc-by-nc-2.5', 'cc-by-nc-3.0': 'cc-by-nc-3.0',
+  'cc-by-nc-4.0': 'cc-by-nc-4.0', 'cc-by-nc-nd-1.0': 'cc-by-nc-nd-1.0', 'cc-by-nc-nd-2.0': 'cc-by-nc-nd-2.0',
+  'cc-by-nc-nd-2.5': 'cc-by-nc-nd-2.5', 'cc-by-nc-nd-3.0': 'cc-by-nc-nd-3.0',
+  'cc-by-nc-nd-3.0-igo': 'cc-by-nc-nd-3.0-igo', 'cc-by-nc-nd-4.0': 'cc-by-nc-nd-4.0',
+  'cc-by-nc-sa-1.0': 'cc-by-nc-sa-1.0', 'cc-by-nc-sa-2.0': 'cc-by-nc-sa-2.0',
+  'cc-by-nc-sa-2.5': 'cc-by-nc-sa-2.5', 'cc-by-nc-sa-3.0': 'cc-by-nc-sa-3.0',
+  'cc-by-nc-sa-4.0': 'cc-by-nc-sa-4.0', 'cc-by-nd-1.0': 'cc-by-nd-1.0', 'cc-by-nd-2.0': 'cc-by-nd-2.0',
+  'cc-by-nd-2.5': 'cc-by-nd-2.5', 'cc-by-nd-3.0': 'cc-by-nd-3.0', 'cc-by-nd-4.0': 'cc-by-nd-4.0',
+  'cc-by-sa': 'cc-by-sa-4.0', 'cc-by-sa-1.0': 'cc-by-sa', 'cc-by-sa-2.0': 'cc-by-sa-2.0',
+  'cc-by-sa-2.0-uk': 'cc-by-sa-2.0-uk', 'cc-by-sa-2.5': 'cc-by-sa-2.5', 'cc-by-sa-3.0': 'cc-by-sa-3.0',
+  'cc-by-sa-3.0-at': 'cc-by-sa-3.0-at', 'cc-by-sa-4.0': 'cc-by-sa-4.0', 'cc-nc': 'cc-nc', 'cc-pddc': 'cc-pddc',
+  'cc-zero': 'cc-zero', 'cc0-1.0': 'cc-zero', 'cddl-1.0': 'cddl1', 'cddl-1.1': 'cddl-1.1', cddl1: 'cddl1',
+  'cdla-permissive-1.0': 'cdla-permissive-1.0', 'cdla-sharing-1.0': 'cdla-sharing-1.0',
+  'cecill-2.0': 'cecill-2.0', 'cecill-2.1': 'cecill-2.1', 'cecill-b': 'cecill-b', 'cecill-c': 'cecill-c',
+  'cern-ohl-p-2.0': 'cern-ohl-p-2.0', 'cern-ohl-s-2.0': 'cern-ohl-s-2.0', 'cern-ohl-w-2.0': 'cern-ohl-w-2.0',
+  'cnri-python': 'cnri-python', 'cpal-1.0': 'cpal_1.0', 'cpal_1.0': 'cpal_1.0', 'cua-opl-1.0': 'cuaoffice',
+  cuaoffice: 'cuaoffice', 'dli-model-use': 'dli-model-use', dsl: 'dsl', 'ecl-2.0': 'ecl2', ecl2: 'ecl2',
+  'eclipse-1.0': 'eclipse-1.0', 'efl-2.0': 'ver2_eiffel', entessa: 'entessa', 'epl-1.0': 'eclipse-1.0',
+  'epl-2.0': 'epl-2.0', 'etalab-2.0': 'etalab-2.0', eudatagrid: 'eudatagrid', 'eupl-1.0': 'eupl-1.0',
+  'eupl-1.1': 'eupl-1.1', 'eupl-1.2': 'eupl-1.2', eurofound: 'eurofound', fair: 'fair', frameworx: 'frameworx',
+  'frameworx-1.0': 'frameworx', 'geo-no-fee-unrestricted': 'geo-no-fee-unrestricted', geogratis: 'geogratis',
+  'gfdl-1.1-invariants-only': 'gfdl-1.1-invariants-only',
+  'gfdl-1.1-invariants-or-later': 'gfdl-1.1-invariants-or-later',
+  'gfdl-1.1-no-invariants-only': 'gfdl-1.1-no-invariants-only',
+  'gfdl-1.1-no-invariants-or-later': 'gfdl-1.1-no-invariants-or-later',
+  'gfdl-1.1-or-later': 'gfdl-1.1-or-later', 'gfdl-1.2-invariants-only': 'gfdl-1.2-invariants-only',
+  'gfdl-1.2-invariants-or-later': 'gfdl-1.2-invariants-or-later',
+  'gfdl-1.2-no-invariants-only': 'gfdl-1.2-no-invariants-only',
+  'gfdl-1.2-no-invariants-or-later': 'gfdl-1.2-no-invariants-or-later', 'gfdl-1.2-only': 'gfdl-1.2-only',
+  'gfdl-1.2-or-later': 'gfdl-1.2-or-later', 'gfdl-1.3-invariants-only': 'gfdl-1.3-invariants-only',
+  'gfdl-1.3-invariants-or-later': 'gfdl-1.3-invariants-or-later',
+  'gfdl-1.3-no-invariants-only': 'gfdl-1.3-no-invariants-only',
+  'gfdl-1.3-no-invariants-or-later': 'gfdl-1.3-no-invariants-or-later', 'gfdl-1.3-only': 'gfdl-1.3-only',
+  'gfdl-1.3-or-later': 'gfdl-1.3-or-later', 'gpl-1.0-only': 'gpl-1.0-only',
+  'gpl-1.0-or-later': 'gpl-1.0-or-later', 'gpl-2.0': 'gpl-2.0', 'gpl-2.0-only': 'gpl-2.0',
+  'gpl-2.0-or-later': 'gpl-2.0-or-later', 'gpl-3.0': 'gpl-3.0', 'gpl-3.0-only': 'gpl-3.0',
+  'gpl-3.0-or-later': 'gpl-3.0-or-later', 'hesa-withrights': 'hesa-withrights', hpnd: 'hpnd', ibmpl: 'ibmpl',
+  intel: 'intel-osl', 'intel-osl': 'intel-osl', ipa: 'ipafont', ipafont: 'ipafont', 'ipl-1.0': 'ibmpl',
+  isc: 'isc-license', 'isc-license': 'isc-license', 'lal-1.2': 'fal', 'lal-1.3': 'lal-1.3',
+  'lgpl-2.0-only': 'lgpl-2.0-only', 'lgpl-2.0-or-later': 'lgpl-2.0-or-later', 'lgpl-2.1': 'lgpl-2.1',
+  'lgpl-2.1-only': 'lgpl-2.1', 'lgpl-2.1-or-later': 'lgpl-2.1-or-later', 'lgpl-3.0': 'lgpl-3.0',
+  'lgpl-3.0-only': 'lgpl-3.0', 'lgpl-3.0-or-later': 'lgpl-3.0-or-later',
+  'localauth-withrights': 'localauth-withrights', 'lpl-1.0': 'lpl-1.0', 'lpl-1.02': 'lucent1.02',
+  'lppl-1.3c': 'lppl-1.3c', 'lucent1.02': 'lucent1.02', 'met-office-cp': 'met-office-cp', miros: 'miros',
+  mit: 'mit-license', 'mit-0': 'mit-0', 'mit-license': 'mit-license', mitre: 'mitre', motosoto: 'motosoto',
+  mozilla: 'mozilla', 'mozilla1.1': 'mozilla1.1', 'mpl-1.0': 'mozilla', 'mpl-1.1': 'mozilla1.1',
+  'mpl-2.0': 'mpl-2.0', 'ms-pl': 'ms-pl', 'ms-rl': 'ms-rl', multics: 'multics', 'nasa-1.3': 'nasa1.3',
+  'nasa1.3': 'nasa1.3', naumen: 'naumen', 'ncgl-uk-2.0': 'ncgl-uk-2.0', ncsa: 'uoi-ncsa', nethack: 'nethack',
+  ngpl: 'nethack', 'nist-pd': 'nist-pd', 'nlod-1.0': 'nlod-1.0', nokia: 'nokia', 'nosl3.0': 'nosl3.0',
+  notspecified: 'notspecified', 'nposl-3.0': 'nosl3.0', ntp: 'ntp-license', 'ntp-license': 'ntp-license',
+  'o-uda-1.0': 'o-uda-1.0', 'oclc-2.0': 'oclc2', oclc2: 'oclc2', 'odbl-1.0': 'odc-odbl', 'odc-by': 'odc-by',
+  'odc-by-1.0': 'odc-by', 'odc-odbl': 'odc-odbl', 'odc-pddl': 'odc-pddl', 'odc-pddl-1.0': 'odc-pddl',
+  'ofl-1.1': 'ofl-1.1', 'ogl-canada-2.0': 'canada-crown', 'ogl-uk-1.0': 'uk-ogl', 'ogl-uk-2.0': 'ogl-uk-2.0',
+  'ogl-uk-3.0': 'ogl-uk-3.0', ogtsl: 'opengroup', opengroup: 'opengroup', 'osl-3.0': 'osl-3.0',
+  'other-at': 'other-at', 'other-closed': 'other-closed', 'other-nc': 'other-nc', 'other-open': 'other-open',
+  'other-pd': 'other-pd', 'pddl-1.0': 'odc-pddl', php: 'php', 'php-3.0': 'php', postgresql: 'postgresql',
+  'psf-2.0': 'pythonsoftfoundation', 'python-2.0': 'pythonpl', pythonpl: 'cnri-python',
+  pythonsoftfoundation: 'pythonpl', 'qpl-1.0': 'qpl-1.0', real: 'real', ricohpl: 'ricohpl',
+  'rpl-1.5': 'rpl1.5', 'rpl1.5': 'rpl1.5', 'rpsl-1.0': 'real', rscpl: 'ricohpl', 'simpl-2.0': 'simpl-2.0',
+  sissl: 'sun-issl', sleepycat: 'sleepycat', 'spl-1.0': 'sunpublic', 'sun-issl': 'sun-issl',
+  sunpublic: 'sunpublic', sybase: 'sybase', 'uk-ogl': 'uk-ogl', ukclickusepsi: 'ukclickusepsi',
+  ukcrown: 'ukcrown', 'ukcrown-withrights': 'ukcrown-withrights', ukpsi: 'ukpsi', unlicense: 'unlicense',
+  'uoi-ncsa': 'uoi-ncsa', 'upl-1.0': 'upl-1.0', ver2_eiffel: 'ver2_eiffel', vovidapl: 'vovidapl',
+  'vsl-1.0': 'vovidapl', w3c: 'w3c', 'watcom-1.0': 'sybase', wtfpl: 'wtfpl', wxwindows: 'wxwindows',
+  x11: 'x11', xnet: 'xnet', zlib: 'zlib-license', 'zlib-license': 'zlib-license', 'zpl-2.0': 'zpl-2.0',
+}));
 
-/** Returns the id the shim would give back for `id`, or undefined when it refuses it. */
+/**
+ * Ids the shim keeps as title-only custom licences (legacy_licenses.json), matched on the raw
+ * id as sent, without trimming or lowercasing (ZR:deser `load_rights`): `GFDL` is refused.
+ * They are lost from the answer (§5.1, Q17). Only those that no alias or map entry catches first.
+ */
+const customLicenses = new Set(['gfdl', 'fal']);
+
+/** Returns the id the shim would give back for `id`, null when it keeps it as a title-only licence, or undefined when it refuses it. */
 export function normaliseLicense(id: string): string | null | undefined {
-  return licenses[id.trim().toLowerCase()];
+  const mapped = licenses.get(id.trim().toLowerCase());
+  if (mapped !== undefined) return mapped;
+  return customLicenses.has(id) ? null : undefined;
 }
 
 const relations = [
