@@ -64,7 +64,7 @@ const USER_NAME = /^[a-z0-9._-]+$/u;
 const USER_NAME_MARK = /[0-9._-]/u;
 const LANGUAGE_KEY = /^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$/iu;
 
-function ownString(obj: Record<string, unknown>, key: string): unknown {
+function own(obj: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
@@ -77,7 +77,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * else the first other value (fluent lists of tags are per-language arrays).
  */
 function pickLanguage(obj: Record<string, unknown>): unknown {
-  const en = ownString(obj, 'en');
+  const en = own(obj, 'en');
   if (en !== undefined && en !== null) return en;
   let other: unknown;
   for (const key of Object.keys(obj)) {
@@ -184,7 +184,7 @@ function addressesIn(text: string | undefined): string[] {
  */
 function emailsOf(obj: Record<string, unknown>): string[] {
   for (const key of ['email', 'mail', 'e-mail']) {
-    const raw = ownString(obj, key);
+    const raw = own(obj, key);
     const value = isRecord(raw) && isFluent(raw) ? pickLanguage(raw) : raw;
     if (typeof value !== 'string' || value.trim() === '') continue;
     return CONTROL.test(value) ? [] : addressesIn(fieldText(value));
@@ -297,7 +297,22 @@ function splitCommas(chunk: string): Named[] {
   if (isFullName(first) && hasOrgWord(rest[0]!) && !rest.some(isFullName)) {
     return [{ name: first, affiliation: rest.join(', ') }];
   }
+  // "Doe, Jane, University of Bern"
+  if (pieces.length >= 3 && isNamePart(first) && isNamePart(rest[0]!) && hasOrgWord(rest[1]!) && !isNamePart(rest[1]!)) {
+    return [{ name: `${first}, ${rest[0]!}`, affiliation: rest.slice(1).join(', ') }];
+  }
   return [{ name: pieces.join(', ') }];
+}
+
+const TRAILING_PARENS = /^(.*\S)\s*\(([^()]+)\)$/u;
+
+/** "Jane Doe (University of Bern)": a person with the affiliation in brackets. */
+function withBracketedAffiliation(n: Named): Named {
+  if (n.affiliation !== undefined) return n;
+  const m = TRAILING_PARENS.exec(n.name);
+  if (!m) return n;
+  const [, name, inner] = m as unknown as [string, string, string];
+  return (isFullName(name) || isFamilyGiven(name)) && hasOrgWord(inner) ? { name, affiliation: inner.trim() } : n;
 }
 
 function isPersonal(n: Named): boolean {
@@ -315,7 +330,7 @@ function splitChunk(chunk: string): Named[] {
     const names = parts.map((p) => splitCommas(p));
     if (names.every((ns) => ns.length > 0 && ns.every(isPersonal))) return names.flat();
   }
-  return splitCommas(chunk);
+  return splitCommas(chunk).map(withBracketedAffiliation);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -380,7 +395,7 @@ function isPersonObject(obj: Record<string, unknown>): boolean {
 
 function firstText(obj: Record<string, unknown>, keys: readonly string[]): string | undefined {
   for (const key of keys) {
-    const t = fieldText(ownString(obj, key));
+    const t = fieldText(own(obj, key));
     if (t !== undefined && !isPlaceholder(t)) return t;
   }
   return undefined;
@@ -404,10 +419,10 @@ function cleanAffiliation(raw: string | undefined): string | undefined {
 function affiliationOf(obj: Record<string, unknown>): string | undefined {
   const direct = firstText(obj, ['affiliation', 'affiliation_02', 'affiliation_03', 'organisation', 'organization']);
   if (direct !== undefined) return cleanAffiliation(direct);
-  const list = ownString(obj, 'affiliations');
+  const list = own(obj, 'affiliations');
   if (Array.isArray(list)) {
     for (const item of list.slice(0, 20)) {
-      const t = isRecord(item) && !isFluent(item) ? fieldText(ownString(item, 'name')) : fieldText(item);
+      const t = isRecord(item) && !isFluent(item) ? fieldText(own(item, 'name')) : fieldText(item);
       const a = cleanAffiliation(t);
       if (a !== undefined) return a;
     }
@@ -418,6 +433,14 @@ function affiliationOf(obj: Record<string, unknown>): string | undefined {
 /** "Family, Given" from the parts a scheming schema gives, tolerating each portal's habits. */
 function composeName(nameField: string | undefined, given: string | undefined, family: string | undefined): string | undefined {
   if (family !== undefined && given !== undefined) return `${family}, ${given}`;
+  if (family !== undefined && nameField !== undefined) {
+    // `name` holds the full name and `family_name` tells which part is the family name.
+    if (nameField.includes(',')) return nameField;
+    const lower = nameField.toLowerCase();
+    const familyLower = family.toLowerCase();
+    if (lower !== familyLower && lower.endsWith(` ${familyLower}`)) return `${family}, ${nameField.slice(0, -family.length - 1)}`;
+    return nameField;
+  }
   if (given !== undefined && nameField !== undefined) {
     // EnviDat: `name` is the family name. Other schemas put the full name there.
     if (nameField.includes(',')) return nameField;
@@ -455,9 +478,9 @@ function collectObject(obj: Record<string, unknown>, out: Collected): void {
   const affiliation = affiliationOf(obj);
   if (affiliation !== undefined && affiliation.toLowerCase() !== name.toLowerCase()) person.affiliation = affiliation;
 
-  const scheme = fieldText(ownString(obj, 'identifier_scheme'))?.toLowerCase();
-  const candidates: unknown[] = [ownString(obj, 'orcid')];
-  if (scheme === undefined || scheme === '' || scheme === 'orcid') candidates.push(ownString(obj, 'identifier'));
+  const scheme = fieldText(own(obj, 'identifier_scheme'))?.toLowerCase();
+  const candidates: unknown[] = [own(obj, 'orcid')];
+  if (scheme === undefined || scheme === '' || scheme === 'orcid') candidates.push(own(obj, 'identifier'));
   for (const candidate of candidates) {
     const found = parseOrcid(candidate);
     if (found === undefined) continue;
@@ -508,7 +531,8 @@ function collectPlain(text: string, out: Collected): void {
 }
 
 function collect(value: unknown, out: Collected, depth: number): void {
-  if (depth > MAX_DEPTH || out.examined >= MAX_ENTRIES || out.people.length >= MAX_ENTRIES) return;
+  // Wrappers (a JSON string, a fluent object) count as well as list elements, hence the slack.
+  if (depth > MAX_DEPTH || out.examined >= MAX_ENTRIES + 100 || out.people.length >= MAX_ENTRIES) return;
   out.examined++;
   if (typeof value === 'string') {
     if (value.length > MAX_INPUT) {
@@ -638,9 +662,9 @@ function readOrganizationName(org: unknown): { name: string; slug: boolean } | u
   if (!isRecord(org)) return undefined;
   const check = (t: string | undefined): string | undefined =>
     t === undefined || isPlaceholder(t) || UUID.test(t) || /[{}@]/u.test(t) || !/\p{L}/u.test(t) ? undefined : cap(t);
-  const title = check(fieldText(ownString(org, 'title')));
+  const title = check(fieldText(own(org, 'title')));
   if (title !== undefined) return { name: title, slug: false };
-  const slug = check(fieldText(ownString(org, 'name')));
+  const slug = check(fieldText(own(org, 'name')));
   return slug === undefined ? undefined : { name: slug, slug: true };
 }
 

@@ -258,6 +258,10 @@ describe('parsePeople on plain text', () => {
     ['Johnson & Johnson', [['Johnson & Johnson']]],
     ['Marks and Spencer', [['Marks and Spencer']]],
     ['Ian Martin, Birmingham City Council', [['Ian Martin', 'Birmingham City Council']]],
+    ['Doe, Jane, University of Bern, Institute of Geography', [['Doe, Jane', 'University of Bern, Institute of Geography']]],
+    ['Jane Doe (University of Bern); Smith, John (ETH Zurich Library)', [['Jane Doe', 'University of Bern'], ['Smith, John', 'ETH Zurich Library']]],
+    ['Jane Doe (Jr)', [['Jane Doe (Jr)']]],
+    ['Smith, John, PhD', [['Smith, John, PhD']]],
     ['UNESCO', [['UNESCO']]],
     ['Plato', [['Plato']]],
     ['Müller, Jürgen; 王 小明', [['Müller, Jürgen'], ['王 小明']]],
@@ -311,6 +315,7 @@ describe('parsePeople on structured values', () => {
       { surname: 'Lee', given_name: 'Ann', identifier: 'http://orcid.org/0000-0003-3083-640X/' },
       { name: 'Jane Roe', given_name: 'Jane' },
       { name: 'Kim', given_name: '', affiliation: '', affiliation_02: '', affiliation_03: 'Third Univ' },
+      { name: 'Maria de la Cruz', family_name: 'de la Cruz' },
     ];
     const expected = [
       { name: 'Doe, Jane', affiliation: 'Univ X', orcid: '0000-0002-1825-0097', email: 'jane@x.org' },
@@ -318,6 +323,7 @@ describe('parsePeople on structured values', () => {
       { name: 'Lee, Ann', orcid: '0000-0003-3083-640X' },
       { name: 'Roe, Jane' },
       { name: 'Kim', affiliation: 'Third Univ' },
+      { name: 'de la Cruz, Maria' },
     ];
     expect(parsePeople(list)).toEqual(expected);
     expect(parsePeople(JSON.stringify(list))).toEqual(expected);
@@ -355,6 +361,13 @@ describe('parsePeople on structured values', () => {
       'bob@example.org',
     ]);
     expect(parsePeople([{ name: 'a5c5296a-3206-4e51-b2de-bfe34857185f' }, { name: 'jdoe_42' }, 'UNESCO'])).toEqual([{ name: 'UNESCO' }]);
+  });
+
+  it('reads every person of a long consortium list (2 000 people)', () => {
+    const list = Array.from({ length: 2000 }, (_, i) => ({ name: `Member${i}`, given_name: 'Ann' }));
+    const people = parsePeople(JSON.stringify(list));
+    expect(people).toHaveLength(2000);
+    expect(people[1999]).toEqual({ name: 'Member1999, Ann' });
   });
 
   it('de-duplicates case-insensitively, keeping what the first entry lacked', () => {
