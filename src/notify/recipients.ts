@@ -6,6 +6,10 @@
  * UUID, or an attempt at header injection. Only plain, validated addresses come out.
  */
 import type { NotifyTarget } from '../rules/types.js';
+import { peopleEmails } from '../zenodo/creators.js';
+import { CONTROL, isValidAddress } from './address.js';
+
+export { isValidAddress } from './address.js';
 
 /**
  * What the notifier needs from CKAN. The scanner's CKAN client satisfies it (`user_show`,
@@ -68,6 +72,10 @@ export interface OwnerFields {
   name?: unknown;
   maintainer_email?: unknown;
   author_email?: unknown;
+  /** Read for addresses only when `author_email` is empty (ckanext-scheming person lists). */
+  author?: unknown;
+  /** Read for addresses only when `maintainer_email` is empty. */
+  maintainer?: unknown;
   creator_user_id?: unknown;
   owner_org?: unknown;
   organization?: unknown;
@@ -81,20 +89,8 @@ export interface ResolvedRecipients {
   warnings: string[];
 }
 
-// Control characters (C0, DEL, C1) and Unicode line/paragraph separators: never in an address.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
-// A deliberately plain shape: local@domain, no spaces, quotes, brackets, commas, semicolons or
-// backslashes (none of which an owner's real address needs, and all of which appear in injection
-// attempts). Non-ASCII letters are allowed (internationalised addresses and IDN domains).
-const ADDRESS = /^[^\s@"<>(),;:\\[\]]{1,64}@(?:[^\s@"<>(),;:\\[\].]{1,63}\.)+[^\s@"<>(),;:\\[\].\d][^\s@"<>(),;:\\[\].]{0,62}$/u;
 // "Jane Doe <jane@example.org>": take the address between the angle brackets.
 const NAME_ADDR = /^[^<>]*<([^<>]+)>$/u;
-
-/** True for one plain address such as `jane@example.org` (no display name, no list). */
-export function isValidAddress(value: string): boolean {
-  if (value.length > 254 || CONTROL.test(value)) return false;
-  return ADDRESS.test(value);
-}
 
 /**
  * Splits a free-text CKAN field into addresses: several addresses may be separated by `,` or `;`
@@ -174,9 +170,17 @@ export async function resolveRecipients(
   for (const target of notify) {
     switch (target) {
       case 'maintainer_email':
-      case 'author_email':
-        fromField(target, dataset[target]);
+      case 'author_email': {
+        if (stringField(dataset[target]) !== undefined) {
+          fromField(target, dataset[target]);
+          break;
+        }
+        // ckanext-scheming portals (EnviDat) leave `*_email` empty and keep the addresses in the
+        // person list of `author` / `maintainer` (a JSON string or an array of {name, email, ...}).
+        const people = target === 'author_email' ? dataset.author : dataset.maintainer;
+        for (const address of peopleEmails(people)) fromField(target, address);
         break;
+      }
       case 'creator': {
         const userId = stringField(dataset.creator_user_id);
         if (userId === undefined) {

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildOutboxRows } from '../../src/notify/payload.js';
+import { CKAN_FIXTURES } from '../support/fixtures.js';
 import { isValidAddress, ownerDirectoryFromCkan, parseAddressField, resolveRecipients, type CkanOwnerLookups, type OwnerDirectory } from '../../src/notify/recipients.js';
 
 /** A CKAN directory as the sync worker would see it, answering from a fixed table. */
@@ -83,6 +86,60 @@ describe('resolveRecipients', () => {
     expect(result.warnings[0]).toContain('not a valid e-mail address');
     expect(result.warnings[0]).not.toMatch(/[\r\n]/);
     expect(result.warnings[1]).toMatch(/organization "missing" failed/);
+  });
+});
+
+describe('resolveRecipients with ckanext-scheming person lists (EnviDat)', () => {
+  const envidat = (file: string): Record<string, unknown>[] => {
+    const json = JSON.parse(readFileSync(join(CKAN_FIXTURES, file), 'utf8')) as { result: Record<string, unknown> & { results?: Record<string, unknown>[] } };
+    return json.result.results ?? [json.result];
+  };
+
+  it('takes the addresses from the author / maintainer lists when author_email / maintainer_email are null', async () => {
+    const [heat] = envidat('envidat.ch-package_search-1.json');
+    expect(heat!.author_email).toBeNull();
+    const result = await resolveRecipients(heat!, ['maintainer_email', 'author_email']);
+    expect(result.owners).toEqual([
+      'elizaveta.sharaborova@epfl.ch',
+      'Dominik.Bueeler@meteoswiss.ch',
+      'maria.pyrina@env.ethz.ch',
+      'jeannette.noetzli@slf.ch',
+      'lehning@slf.ch',
+      'daniela.domeisen@unil.ch',
+    ]);
+    expect(result.warnings).toEqual([]);
+
+    const [slf] = envidat('envidat.ch-package_show-1.json');
+    expect((await resolveRecipients(slf!, ['author_email'])).owners).toEqual(['data@slf.ch']);
+  });
+
+  it('reads a list given as a real array too', async () => {
+    const shape = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ckan-shapes', 'creators-scheming-array.json'), 'utf8')) as Record<string, unknown>;
+    const result = await resolveRecipients(shape, ['author_email', 'maintainer_email']);
+    expect(result.owners).toEqual(['anna.meier@wsl.ch', 'luca.rossi@example.ch', 'envidat@wsl.ch']);
+  });
+
+  it('keeps using a non-empty plain field, and never the list beside it', async () => {
+    const author = JSON.stringify([{ name: 'Doe', given_name: 'Jane', email: 'jane@list.example.org' }]);
+    const result = await resolveRecipients({ author, author_email: 'jane@plain.example.org' }, ['author_email']);
+    expect(result.owners).toEqual(['jane@plain.example.org']);
+    // A plain field holding only junk is still the owner's word: warned about, not replaced.
+    const junk = await resolveRecipients({ author, author_email: 'not an address' }, ['author_email']);
+    expect(junk.owners).toEqual([]);
+    expect(junk.warnings).toEqual(['author_email "not an address" is not a valid e-mail address; ignored']);
+  });
+
+  it('validates the list\'s addresses like any other (no injection, no bare hosts, no display names kept)', async () => {
+    const maintainer = [
+      { name: 'Evil', email: 'a@example.org\r\nBcc: evil@example.com' },
+      { name: 'Local', email: 'root@localhost' },
+      { name: 'Named', email: 'Jane Doe <jane@example.org>' },
+      { name: 'jane@example.org' },
+      { name: 'No Mail', email: '' },
+    ];
+    const result = await resolveRecipients({ maintainer, maintainer_email: '  ' }, ['maintainer_email']);
+    expect(result.owners).toEqual(['jane@example.org']);
+    expect((await resolveRecipients({ maintainer: 'a5c5296a-3206-4e51-b2de-bfe34857185f', maintainer_email: null }, ['maintainer_email'])).owners).toEqual([]);
   });
 });
 
