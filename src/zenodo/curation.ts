@@ -124,3 +124,13 @@ export function mergeCuration(mapped: Record<string, unknown>, latest: Record<st
   }
   return out;
 }
+
+/**
+ * `metadata` as Zenodo returned it, without the output-only keys: what may be sent back, and what
+ * to compare (or fingerprint) against a payload built by `mergeCuration`.
+ */
+export function withoutOutputOnly(metadata: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) if (!OUTPUT_ONLY.has(key)) out[key] = structuredClone(value);
+  return out;
+}

@@ -612,7 +612,8 @@ function formatPath(prefix: string, path: readonly PropertyKey[]): string {
 }
 
 /** The raw value of the extra: from `extras[]`, or a top-level field (ckanext-scheming). */
-function findRaw(dataset: { extras?: unknown; [key: string]: unknown }, key: string): { value: unknown } | { problem: string } | undefined {
+function findRaw(source: object, key: string): { value: unknown } | { problem: string } | undefined {
+  const dataset = source as { extras?: unknown; [key: string]: unknown };
   const fromExtras: unknown[] = [];
   if (Array.isArray(dataset.extras)) {
     for (const extra of dataset.extras) if (isRecord(extra) && extra.key === key) fromExtras.push(extra.value);
@@ -634,8 +635,11 @@ function findRaw(dataset: { extras?: unknown; [key: string]: unknown }, key: str
  * The owner override of `dataset` under `key`: `value: undefined` when there is none (absent,
  * null or empty), the checked override when it is valid, else every problem (at most
  * MAX_OVERRIDE_PROBLEMS, the last one saying how many more there were).
+ *
+ * `dataset` is any CKAN dataset dict (`{ extras?: unknown; [key: string]: unknown }` in spirit);
+ * typed `object` so that interfaces without an index signature, such as CkanDatasetLike, fit.
  */
-export function readOverride(dataset: { extras?: unknown; [key: string]: unknown }, key: string): ReadOverrideResult {
+export function readOverride(dataset: object, key: string): ReadOverrideResult {
   const found = findRaw(dataset, key);
   if (found === undefined) return { ok: true, value: undefined };
   if ('problem' in found) return { ok: false, problems: [{ path: formatPath('', [key]).replace(/^\./, ''), message: found.problem }] };

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZenodoEmulator, type ZenodoEmulator } from '../../src/emulators/zenodo/server.js';
 import { createLogger } from '../../src/log.js';
 import { createZenodoClient, type ZenodoClient } from '../../src/zenodo/client.js';
-import { mergeCuration } from '../../src/zenodo/curation.js';
+import { mergeCuration, withoutOutputOnly } from '../../src/zenodo/curation.js';
 import { mapDatasetToZenodo } from '../../src/zenodo/metadata.js';
 import { applyOverride, readOverride } from '../../src/zenodo/override.js';
 import { makeRule } from '../support/rules.js';
@@ -104,6 +104,12 @@ describe('mergeCuration', () => {
   it.each(['doi', 'prereserve_doi', 'relations', 'imprint_publisher', 'conceptdoi', 'conceptrecid', 'doi_url'])('never sends back the output-only key %s', (key) => {
     const merged = mergeCuration(freshMapping(), { ...latestVersion(), conceptdoi: '10.5281/zenodo.100000', conceptrecid: '100000', doi_url: 'https://doi.org/10.5281/zenodo.100001' });
     expect(merged).not.toHaveProperty(key);
+  });
+
+  it('strips the output-only keys from what Zenodo returned, and nothing else', () => {
+    const stripped = withoutOutputOnly(latestVersion());
+    for (const key of ['doi', 'prereserve_doi', 'relations', 'imprint_publisher']) expect(stripped).not.toHaveProperty(key);
+    expect(Object.keys(stripped)).toHaveLength(Object.keys(latestVersion()).length - 4);
   });
 
   it('takes the fields the mapping owns from the mapping even when it leaves them out', () => {
