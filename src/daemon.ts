@@ -188,7 +188,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ckan: ckanPort(ckan),
       rules,
       mapMetadata: (dataset: CkanDataset, rule) => {
-        const { metadata, warnings, problems, license } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date(), ownExtras: ownExtras(config.sync.linkExtra) });
+        const { metadata, warnings, problems, license } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date(), ownExtras: ownExtras(config.sync.linkExtra), overrideExtra: config.sync.metadataExtra });
         return { metadata: { ...metadata }, fingerprint: metadataFingerprint(metadata), warnings, problems, license: license.explanation };
       },
       fingerprintResource: (r: CkanResource) => resourceFingerprint(r as never),

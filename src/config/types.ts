@@ -35,6 +35,7 @@ export interface Config {
     spoolDir: string; // default ./data/spool
     allowedHosts: string[]; // hosts allowed although loopback/private (SSRF allow-list)
     linkExtra: string; // CKAN extra naming the Zenodo record, default "zenodo_doi"
+    metadataExtra: string; // CKAN extra with the owner's Zenodo metadata overrides (JSON), default "zenodo_metadata"
     maxAttempts: number; // default 8
     drainTimeoutMs: number; // default 60 s
   };

@@ -15,6 +15,7 @@ import type { OpenedSource } from './source.js';
 import type { CkanDataset, CkanPort, CkanResource, Link, OutboxRow, StoredPlan, SyncRun, SyncStore, ZDeposition, ZenodoPort } from './ports.js';
 import { parseZenodoReference, type ZenodoReference } from './zenodo-reference.js';
 import { linkTo } from './link.js';
+import { mergeCuration } from '../zenodo/curation.js';
 
 export type MailKind = 'first_version' | 'new_version' | 'metadata_edit' | 'failure';
 
@@ -57,7 +58,7 @@ export interface MappedMetadata {
   metadata: Record<string, unknown>;
   fingerprint: string;
   warnings: string[];
-  problems: { code: ErrorCode; message: string }[];
+  problems: { code: ErrorCode; message: string; fieldErrors?: { field: string; message: string }[] }[];
   /** Which licence and why, in words, for the mails and the status page. */
   license: string;
 }
@@ -155,7 +156,7 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
   }
   const { metadata, fingerprint, warnings, problems, license } = deps.mapMetadata(dataset, rule);
   const problem = problems[0];
-  if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings } });
+  if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings, ...(problem.fieldErrors && { errors: problem.fieldErrors }) } });
   const fingerprints = new Map(dataset.resources.map((r) => [r.id, deps.fingerprintResource(r)]));
   const archived = latest ? { files: mergeArchived(latest, await deps.store.archivedFiles(dataset.id)), metadataFingerprint: link?.archivedMetadataFingerprint ?? null } : undefined;
   const result = planSync({
@@ -169,7 +170,7 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
   });
   const stored: StoredPlan = {
     ...result,
-    metadata,
+    metadata: latest ? nextVersionMetadata(metadata, latest.metadata, result.kind, new Date()) : metadata,
     conceptRecid: link?.conceptRecid ?? null,
     baseRecordId: latest?.id ?? null,
     previousFiles: (latest?.files ?? []).map((f) => ({ filename: f.filename, md5: f.md5 })),
@@ -184,6 +185,33 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
     return { nothing: true };
   }
   return deps.store.createSync(dataset.id, trigger, stored);
+}
+
+/**
+ * The metadata of a new version or edit of a record that already exists: what the mapping owns
+ * from the mapping, everything curated on Zenodo (grants, contributors, ORCIDs, communities,
+ * related identifiers added by hand) kept from the latest version, and a version label that is
+ * never repeated: CKAN's `version` when it changed, else the date (with a counter when a version
+ * of the same day exists). An edit keeps the record's own label.
+ */
+export function nextVersionMetadata(mapped: Record<string, unknown>, latest: Record<string, unknown>, kind: string, today: Date): Record<string, unknown> {
+  const merged = mergeCuration(mapped, latest);
+  const previous = typeof latest.version === 'string' ? latest.version : undefined;
+  if (kind === 'metadata_edit') {
+    if (previous === undefined) delete merged.version;
+    else merged.version = previous;
+    return merged;
+  }
+  const wanted = typeof mapped.version === 'string' ? mapped.version : undefined;
+  if (wanted !== undefined && wanted !== previous) return merged;
+  const date = today.toISOString().slice(0, 10);
+  let label = date;
+  for (let n = 2; label === previous || (previous !== undefined && label === wanted); n++) label = `${date}.${n}`;
+  // Labels like "2026-12-07.2" repeat only if the previous one was "2026-12-07.2" itself: step past it.
+  const m = previous !== undefined ? /^(\d{4}-\d{2}-\d{2})\.(\d+)$/.exec(previous) : null;
+  if (m && m[1] === date) label = `${date}.${Number(m[2]) + 1}`;
+  merged.version = label;
+  return merged;
 }
 
 async function step(deps: SyncDeps, run: SyncRun, state: SyncRun['state'], patch: Partial<Pick<SyncRun, 'draftId' | 'recordId' | 'doi' | 'conceptDoi'>> = {}, detail?: Record<string, unknown>): Promise<void> {

@@ -9,7 +9,7 @@
  * §5), which also holds output-only keys that must never be sent back (see OUTPUT_ONLY).
  */
 import {
-  communityKey, contributorKey, enrichPerson, grantKey, isRecord, isSubtypeKey, keywordKey, listOf, personNameKey, referenceKey,
+  communityKey, contributorKey, enrichPerson, grantKey, isRecord, isSubtypeKey, listOf, personNameKey, referenceKey,
   relatedIdentifierKey, subjectKey, unionBy, type Entry,
 } from './metadata-lists.js';
 
@@ -19,9 +19,11 @@ import {
  * itself drops the one and resets the other on a new version, §4.2); `embargo_date` and
  * `access_conditions` belong with `access_right`, which the rule decides.
  */
+// Keywords are CKAN's tags: a tag removed in CKAN must leave the next version (and the trigger tag
+// `zenodo`, sent as a keyword by earlier releases, must not live on through the union).
 const MAPPING_OWNS = new Set([
   'title', 'description', 'license', 'upload_type', 'access_right', 'publication_date', 'version', 'embargo_date',
-  'access_conditions',
+  'access_conditions', 'keywords',
 ]);
 
 /**
@@ -43,7 +45,6 @@ const OUTPUT_ONLY = new Set([
 
 /** List fields merged as unions (the mapping's entries first), and how entries are matched. */
 const UNIONS: Readonly<Record<string, { key: (v: unknown) => string | undefined; merge?: (kept: unknown, dup: unknown) => unknown }>> = {
-  keywords: { key: keywordKey },
   // A community curated on Zenodo (or accepted by its curators) must survive the next version.
   communities: { key: communityKey },
   related_identifiers: { key: relatedIdentifierKey },
@@ -86,10 +87,10 @@ function enrichCreators(mapped: unknown, latest: unknown): unknown {
  * mapping owns, the latest published version's curation for everything else. `latest`
  * undefined (a first version) returns a copy of `mapped`. Neither argument is changed.
  *
- * - title, description, license, upload_type, access_right, publication_date, version (and
- *   access's embargo_date, access_conditions): from `mapped` only;
+ * - title, description, license, upload_type, access_right, publication_date, version, keywords
+ *   (and access's embargo_date, access_conditions): from `mapped` only;
  * - creators: from `mapped`, enriched with ORCID/GND/affiliation of the same person on Zenodo;
- * - keywords, communities, related_identifiers, grants, contributors, subjects, references:
+ * - communities, related_identifiers, grants, contributors, subjects, references:
  *   union, the mapping's entries first (and kept as they are on a duplicate);
  * - a sub-type (`publication_type`, `image_type`, ...): from Zenodo only when the mapping has
  *   the same upload_type and no sub-type of its own;

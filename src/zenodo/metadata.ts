@@ -10,6 +10,8 @@
 import { createHash } from 'node:crypto';
 import MarkdownIt from 'markdown-it';
 import type { Rule } from '../rules/types.js';
+import { mapCreators } from './creators.js';
+import { applyOverride, readOverride } from './override.js';
 import { mapLicense, normaliseLicense } from './licenses.js';
 
 // Licences live in ./licenses.ts; re-exported so existing importers keep working.
@@ -73,6 +75,8 @@ export interface MapOptions {
   today: Date;
   /** Extras the daemon writes back itself (the link extra, `zenodo_version_doi`): never read as the dataset's own DOI. */
   ownExtras?: readonly string[];
+  /** CKAN extra holding the owners' Zenodo metadata overrides (JSON); undefined: none read. */
+  overrideExtra?: string;
 }
 
 export interface MapResult {
@@ -85,9 +89,9 @@ export interface MapResult {
    * these before anything is created on Zenodo. The metadata is still complete (for previews and
    * fingerprints) but must not be sent.
    */
-  problems: { code: 'LICENSE_UNKNOWN' | 'CREATORS_UNKNOWN'; message: string }[];
+  problems: { code: 'LICENSE_UNKNOWN' | 'CREATORS_UNKNOWN' | 'METADATA_OVERRIDE_INVALID'; message: string; fieldErrors?: { field: string; message: string }[] }[];
   /** Which licence was used and why, for mails, the dry run and the status page. */
-  license: { id: string | undefined; source: 'ckan' | 'rule' | 'none'; ckanId: string | undefined; explanation: string };
+  license: { id: string | undefined; source: 'ckan' | 'rule' | 'override' | 'none'; ckanId: string | undefined; explanation: string };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -124,64 +128,7 @@ function escapeHtml(s: string): string {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Creators
-
-/**
- * Splits an author/maintainer field into person names. `;` and ` and ` always separate. A comma
- * separates only when it clearly lists several full names: "Jane Doe, John Smith" (every part has
- * at least two words) or "Doe, Jane, Smith, John" (an even number of short parts, read as
- * Family, Given pairs). "Doe, Jane" is ONE person written family-first, which is exactly Zenodo's
- * own creator format (§5), so it is kept whole.
- */
-export function splitCreators(value: string): string[] {
-  const names: string[] = [];
-  for (const chunk of value.split(/;|\s+and\s+|\s+&\s+|\n/i)) {
-    const part = chunk.replace(/\s+/g, ' ').trim().replace(/^,+|,+$/g, '').trim();
-    if (part === '') continue;
-    names.push(...splitOnCommas(part));
-  }
-  const seen = new Set<string>();
-  return names.filter((n) => {
-    const key = n.toLowerCase();
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-function splitOnCommas(part: string): string[] {
-  const pieces = part.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (pieces.length < 2) return pieces.length === 1 ? [pieces[0]!] : [];
-  const words = (p: string): number => p.split(' ').length;
-  if (pieces.every((p) => words(p) >= 2)) return pieces;
-  // "Family, Given, Family, Given": only when the count is even, there are at least two pairs and
-  // every part is short (no part is itself a full "Given Family" name with more words).
-  if (pieces.length >= 4 && pieces.length % 2 === 0 && pieces.every((p) => words(p) <= 3)) {
-    const out: string[] = [];
-    for (let i = 0; i < pieces.length; i += 2) out.push(`${pieces[i]!}, ${pieces[i + 1]!}`);
-    return out;
-  }
-  return [pieces.join(', ')];
-}
-
-function mapCreators(dataset: CkanDatasetLike, warnings: string[]): ZenodoCreator[] | undefined {
-  for (const field of ['author', 'maintainer'] as const) {
-    const value = text(dataset[field]);
-    if (value === undefined) continue;
-    const names = splitCreators(value);
-    if (names.length > 0) return names.map((name) => ({ name }));
-  }
-  const org = dataset.organization;
-  if (org !== null && typeof org === 'object') {
-    const o = org as Record<string, unknown>;
-    const name = line(o.title) ?? line(o.name);
-    if (name !== undefined) {
-      warnings.push(`the dataset names no author or maintainer; the organization "${name}" is listed as creator`);
-      return [{ name }];
-    }
-  }
-  return undefined;
-}
+// Creators: src/zenodo/creators.ts (ckanext-scheming lists, ORCIDs, never an e-mail address)
 
 // ------------------------------------------------------------------------------------------------
 // Description
@@ -289,7 +236,57 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   if (rule.zenodo.access_right === 'embargoed') {
     warnings.push(`rule "${rule.name}" asks for embargoed access, which needs an embargo date the rules cannot give; Zenodo will refuse the record`);
   }
-  return { metadata, warnings, problems, license: licenseChoice };
+  if (opts.overrideExtra === undefined) return { metadata, warnings, problems, license: licenseChoice };
+  return withOverride({ metadata, warnings, problems, license: licenseChoice }, dataset, opts.overrideExtra);
+}
+
+/**
+ * The owners' overrides (a JSON extra, like GitHub's `.zenodo.json`) merged over the mapping.
+ * An invalid override publishes nothing: the owner gets every problem with its path. A valid one
+ * may settle what the mapping could not: its licence (when it maps exactly) replaces a missing
+ * or unknown one, its creators replace unparseable ones.
+ */
+function withOverride(result: MapResult, dataset: CkanDatasetLike, key: string): MapResult {
+  const read = readOverride(dataset, key);
+  if (!read.ok) {
+    return {
+      ...result,
+      problems: [
+        {
+          code: 'METADATA_OVERRIDE_INVALID',
+          message: `not published: the extra "${key}" holds Zenodo metadata that is not valid: ${read.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+          fieldErrors: read.problems.map((p) => ({ field: p.path, message: p.message })),
+        },
+        ...result.problems,
+      ],
+    };
+  }
+  const override = read.value;
+  if (override === undefined) return result;
+  let { problems, license } = result;
+  const payload = { ...override };
+  if (override.license !== undefined) {
+    const id = mapLicense(override.license);
+    if (id === undefined) {
+      return {
+        ...result,
+        problems: [
+          {
+            code: 'METADATA_OVERRIDE_INVALID',
+            message: `not published: the extra "${key}" names the licence "${override.license.slice(0, 100)}", which has no exact Zenodo equivalent`,
+            fieldErrors: [{ field: `${key}.license`, message: 'must be a licence id Zenodo knows, such as cc-by-4.0, cc0-1.0 or odbl-1.0' }],
+          },
+          ...result.problems,
+        ],
+      };
+    }
+    payload.license = id;
+    license = { id, source: 'override', ckanId: result.license.ckanId, explanation: `"${id}", set by the dataset's "${key}" extra` };
+    problems = problems.filter((p) => p.code !== 'LICENSE_UNKNOWN');
+  }
+  if (override.creators !== undefined && override.creators.length > 0) problems = problems.filter((p) => p.code !== 'CREATORS_UNKNOWN');
+  const metadata = applyOverride({ ...result.metadata }, payload) as unknown as ZenodoMetadata;
+  return { ...result, metadata, problems, license };
 }
 
 /**

@@ -82,8 +82,8 @@ describe('mergeCuration', () => {
         { name: 'Jane Doe', affiliation: 'Marine Institute', orcid: '0000-0002-1825-0097' },
         { name: 'John Smith', gnd: '118572121' },
       ],
-      // unions, the mapping's entries first
-      keywords: ['environment', 'zenodo', 'hand keyword'],
+      // keywords are CKAN's tags (the trigger tag `zenodo` is not one); the rest are unions, the mapping's entries first
+      keywords: ['environment'],
       communities: [{ identifier: 'marine' }, { identifier: 'curated-by-hand' }],
       related_identifiers: [CKAN_LINK, HAND_LINK],
       // carried over as Zenodo has them
@@ -171,7 +171,7 @@ describe('mergeCuration', () => {
     const merged = mergeCuration(freshMapping(), { ...latestVersion(), communities: 'marine', grants: null, keywords: [] });
     expect(merged.communities).toEqual([{ identifier: 'marine' }]);
     expect(merged).not.toHaveProperty('grants');
-    expect(merged.keywords).toEqual(['environment', 'zenodo']);
+    expect(merged.keywords).toEqual(['environment']);
   });
 });
 
@@ -223,7 +223,7 @@ describe('a merged payload against the Zenodo emulator', () => {
       ],
       grants: [{ id: '283595' }, { id: '10.13039/100000001::1234567' }],
       communities: [{ identifier: 'marine' }, { identifier: 'ocean-data' }, { identifier: 'curated-by-hand' }],
-      keywords: ['environment', 'zenodo', 'buoys', 'hand keyword'],
+      keywords: ['environment', 'buoys'],
       related_identifiers: [
         CKAN_LINK,
         { identifier: 'https://github.com/example/buoys', relation: 'isSupplementedBy', scheme: 'url' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  mapDatasetToZenodo, metadataFingerprint, normaliseLicense, sameLicense, splitCreators,
+  mapDatasetToZenodo, metadataFingerprint, normaliseLicense, sameLicense,
   type CkanDatasetLike,
 } from '../../src/zenodo/metadata.js';
 import { makeRule } from '../support/rules.js';
@@ -29,18 +29,17 @@ describe('creators', () => {
     ['Müller, Jürgen; 王 小明', ['Müller, Jürgen', '王 小明']],
   ];
   it.each(cases)('splits %j', (input, expected) => {
-    expect(splitCreators(input)).toEqual(expected);
     expect(map({ author: input }).metadata.creators).toEqual(expected.map((name) => ({ name })));
   });
 
-  it('falls back to maintainer, then organization title, then "Unknown"', () => {
+  it('falls back to maintainer, then organization title, and refuses to publish with nobody to name', () => {
     expect(map({ author: '  ', maintainer: 'Data Team' }).metadata.creators).toEqual([{ name: 'Data Team' }]);
     const org = map({ author: null, maintainer: null, organization: { title: 'Marine Institute', name: 'marine' } });
     expect(org.metadata.creators).toEqual([{ name: 'Marine Institute' }]);
     expect(org.warnings.join()).toMatch(/organization "Marine Institute"/);
-    const none = map({});
-    expect(none.metadata.creators).toEqual([{ name: 'Unknown' }]);
-    expect(none.warnings.join()).toMatch(/Unknown/);
+    const none = map({ license_id: 'cc-by' });
+    expect(none.problems.map((p) => p.code)).toEqual(['CREATORS_UNKNOWN']);
+    expect(none.problems[0]?.message).toMatch(/fill in "Author"/);
   });
 });
 
@@ -71,15 +70,24 @@ describe('licence', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('uses the rule default for an unknown or missing licence, with a warning', () => {
+  it("uses the rule's licence for an unknown or missing CKAN licence, and says so", () => {
     const custom = makeRule({ name: 'marine', zenodo: { upload_type: 'dataset', access_right: 'open', communities: [], license: 'cc-by-sa' } });
     const unknown = map({ license_id: 'my-own-licence', author: 'A B' }, custom);
     expect(unknown.metadata.license).toBe('cc-by-sa-4.0');
-    expect(unknown.warnings.join()).toMatch(/my-own-licence.*cc-by-sa-4.0.*marine/);
-    const missing = map({ author: 'A B' });
-    expect(missing.metadata.license).toBe('cc-by-4.0');
-    expect(missing.warnings.join()).toMatch(/no licence/);
+    expect(unknown.problems).toEqual([]);
+    expect(unknown.license).toMatchObject({ id: 'cc-by-sa-4.0', source: 'rule', ckanId: 'my-own-licence' });
+    expect(unknown.warnings.join()).toMatch(/cc-by-sa-4.0.*marine.*my-own-licence/);
   });
+
+  it.each([[undefined], [null], ['other-undefined'], ['notspecified'], ['cc-by-igo'], ['my-own-licence']])(
+    'does not publish licence %j without a rule licence: LICENSE_UNKNOWN names the fix',
+    (licenseId) => {
+      const result = map({ license_id: licenseId, author: 'A B' });
+      expect(result.problems.map((p) => p.code)).toEqual(['LICENSE_UNKNOWN']);
+      expect(result.problems[0]?.message).toMatch(/in CKAN, edit the dataset and choose its licence/);
+      expect(result.license.source).toBe('none');
+    },
+  );
 
   // What Zenodo returns for what we send (reference §5.1): a comparison must not see a change.
   const returned: [string, string | undefined][] = [
@@ -170,12 +178,13 @@ describe('other fields', () => {
   });
 
   it('survives missing and wrongly typed fields', () => {
-    const { metadata, warnings } = map({ title: null, notes: 7, tags: 'x', version: { weird: true }, organization: 'nope', license_id: ['x'] });
+    const { metadata, warnings, problems } = map({ title: null, notes: 7, tags: 'x', version: { weird: true }, organization: 'nope', license_id: ['x'] });
     expect(metadata.title).toBe('ocean-temps');
     expect(metadata.version).toBeUndefined();
     expect(metadata.keywords).toBeUndefined();
     expect(metadata.creators).toEqual([{ name: 'Unknown' }]);
-    expect(warnings.length).toBeGreaterThan(0);
+    expect(problems.map((p) => p.code).sort()).toEqual(['CREATORS_UNKNOWN', 'LICENSE_UNKNOWN']);
+    expect(warnings).toEqual([]);
   });
 
   it('reads multilingual titles and drops control characters', () => {

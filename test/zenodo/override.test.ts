@@ -113,7 +113,7 @@ describe('a valid override', () => {
       { name: 'Smith, John', gnd: '118572121' },
     ]);
     // unions: the mapping's entries first, duplicates (any case) once
-    expect(merged.keywords).toEqual(['environment', 'zenodo', 'buoys']);
+    expect(merged.keywords).toEqual(['environment', 'buoys']);
     expect(merged.communities).toEqual([{ identifier: 'marine' }, { identifier: 'ocean-data' }]);
     expect(merged.related_identifiers).toEqual([
       CKAN_LINK,
