@@ -188,6 +188,11 @@ export function describeFailure(code: string, context: { linkExtra?: string; dat
         summary: 'Zenodo refused the upload because the record reached one of its limits (storage quota or number of files).',
         advice: "Reduce the files archived in the rule's resource settings, or request a quota increase for the record from Zenodo support, then save the dataset to start a new attempt.",
       };
+    case 'ZENODO_EMPTY_FILE':
+      return {
+        summary: 'A file of the dataset is empty (0 bytes), and Zenodo does not accept empty files.',
+        advice: 'Upload the content of the empty resource, or remove the resource from the dataset; saving the dataset starts a new attempt.',
+      };
     case 'NO_FILES':
       return {
         summary: 'The dataset has no file that the archiving rule selects.',

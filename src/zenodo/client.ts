@@ -823,8 +823,8 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
 
   /**
    * After a create whose answer was lost: the draft it made, if any. Zenodo's list lags behind
-   * by a few seconds (Q15), so the list is read several times with growing pauses (about 0.5 +
-   * 1 + 2 s with the default backoff) before the caller may create again.
+   * by a few seconds (Q15), so the list is read several times with growing pauses (at least 0.5,
+   * 1 and 2 s with the default backoff) before the caller may create again.
    *
    * The remaining window: a create that ran but stays invisible for longer than these reads is
    * created a second time, and the first draft is left unpublished, never a second published
@@ -971,7 +971,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     }
     throw new AppError(
       'ZENODO_PUBLISH_UNKNOWN',
-      scrub(`Zenodo publish (deposition ${id}): no answer after ${maxAttempts} attempts and the deposition could not be seen as published; it will be checked again before any retry`),
+      scrub(`Zenodo publish (deposition ${id}): no readable answer after ${maxAttempts} attempts and the deposition could not be seen as published; it will be checked again before any retry`),
       { retryable: true, cause: last, details: { operation: 'publish', depositionId: id } },
     );
   }
@@ -1017,6 +1017,8 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
           });
         }
         if (!isUnknownOutcome(e)) throw e;
+        // Sending newversion again is safe under RDM: with a pending draft it answers 400 "remove
+        // all files first" (resolved above, with the list's lag allowed for) or that same draft.
         const draft = await findPendingDraft(await conceptOf()).catch(() => undefined);
         if (draft) return draft;
         if (n >= maxAttempts) throw e;
