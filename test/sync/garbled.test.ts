@@ -115,3 +115,36 @@ test('every garbled answer of create, newversion, publish, file delete and GET e
 function unfold(raw: string): string {
   return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
+
+test('answers that stay unreadable end the attempt as retryable, and the next attempt records what Zenodo did instead of doing it again', async () => {
+  // A create whose answer and every list after it are unreadable: the client cannot know whether
+  // the draft exists, so it does not create another; the next attempt finds the draft.
+  const created = taggedDataset('unknown-create', [1200]);
+  stack.ckan.addDataset(created);
+  proxy.garble([
+    { method: 'POST', path: /^\/api\/deposit\/depositions\/?$/, garble: 'short' },
+    { method: 'GET', path: /^\/api\/deposit\/depositions\/?$/, garble: 'html', times: 1000 },
+  ]);
+  await expect(daemon.syncNow('unknown-create')).rejects.toMatchObject({ retryable: true });
+  // A publish whose answers and re-reads all break: never published twice, never failed.
+  const published = taggedDataset('unknown-publish', [1300]);
+  stack.ckan.addDataset(published);
+  proxy.garble([
+    { method: 'POST', path: /\/actions\/publish$/, garble: 'cut', times: 1000 },
+    // The first GET of the deposition is the worker's own check before publishing.
+    { method: 'GET', path: /^\/api\/deposit\/depositions\/\d+$/, garble: 'text-plain', nth: 2, times: 1000 },
+  ]);
+  await expect(daemon.syncNow('unknown-publish')).rejects.toMatchObject({ code: 'ZENODO_PUBLISH_UNKNOWN', retryable: true });
+
+  proxy.garble([]);
+  for (const [name, dataset] of [['unknown-create', created], ['unknown-publish', published]] as const) {
+    expect(await daemon.syncNow(name), name).toMatchObject({ state: 'done', kind: 'first_version' });
+    const { rows } = await stack.db.pool.query<{ concept_recid: string; latest_doi: string }>('SELECT concept_recid, latest_doi FROM links WHERE dataset_id = $1', [dataset.id]);
+    const versions = stack.zenodo.state.records.filter((r) => r.conceptrecid === rows[0]!.concept_recid);
+    expect(versions.map((r) => r.doi), name).toEqual([rows[0]!.latest_doi]);
+    const { rows: outbox } = await stack.db.pool.query<{ kind: string }>('SELECT kind FROM mail_outbox WHERE dataset_id = $1', [dataset.id]);
+    expect(outbox, name).toEqual([{ kind: 'first_version' }]);
+  }
+  expect(stack.zenodo.state.depositions.filter((d) => d.state !== 'done')).toEqual([]);
+  expect(stack.zenodo.state.records.filter((r) => JSON.stringify(r.metadata.related_identifiers ?? []).includes('/dataset/unknown-'))).toHaveLength(2);
+}, 120_000);
