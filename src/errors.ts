@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'ZENODO_PUBLISH_UNKNOWN'
   | 'ZENODO_LIMIT_EXCEEDED'
   | 'ZENODO_BAD_RESPONSE'
+  | 'ZENODO_EMPTY_FILE'
   // transfers and security
   | 'DOWNLOAD_FAILED'
   | 'DOWNLOAD_REFUSED'

@@ -203,6 +203,11 @@ export function describeFailure(code: string, context: { linkExtra?: string; dat
         summary: "The dataset's Zenodo metadata override (a CKAN extra) is not valid, so nothing was published.",
         advice: 'Correct the fields listed above in the extra, or remove the extra; saving the dataset starts a new attempt.',
       };
+    case 'ZENODO_EMPTY_FILE':
+      return {
+        summary: 'A file of the dataset is empty (0 bytes), and Zenodo does not accept empty files.',
+        advice: 'Upload the content of the empty resource, or remove the resource from the dataset; saving the dataset starts a new attempt.',
+      };
     case 'NO_FILES':
       return {
         summary: 'The dataset has no file that the archiving rule selects.',

@@ -105,7 +105,9 @@ export async function openSource(url: string, opts: SourceOptions, signal?: Abor
   const length = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   if (length !== undefined) {
     return { body: response.body, size: length, spooled: false, cleanup: () => {
-        if (!response.body.destroyed) response.body.destroy();
+        // An undici body destroyed unread (a 0-byte file nobody read) emits RequestAbortedError;
+        // without a listener that 'error' would kill the process.
+        if (!response.body.destroyed) response.body.on('error', () => undefined).destroy();
         return Promise.resolve();
       } };
   }

@@ -10,8 +10,15 @@
  *   timeout, reset) the state is checked first:
  *   create → an unpublished draft carrying the same CKAN related identifier (our marker) is looked
  *   up and returned; newversion → the concept's pending draft; publish → the deposition is re-read
- *   and returned if it is published (publishing twice is impossible: RDM answers 404, Q8).
+ *   and returned if it is published (publishing twice is impossible: RDM answers 404, Q8);
+ *   file delete → the file list is re-read; discard → the deposition is re-read.
  *   A 429 or a refused connection never reached the handler, so those are simply retried.
+ * - A 2xx answer we cannot read (cut short with a shorter Content-Length, an HTML or plain-text
+ *   page from a proxy, JSON of the wrong shape) is a lost answer too, not a permanent error: the
+ *   request may well have run (a proxy that mangled Zenodo's answer), or not (a captive portal
+ *   answering in Zenodo's place). Idempotent calls send again; the others check the state as
+ *   above. Such errors keep the code ZENODO_BAD_RESPONSE, are retryable, and carry
+ *   `details.garbled = true` (see `isUnknownOutcome`).
  * - A stream body cannot be replayed: `uploadFile` is one attempt, `uploadFileWithRetry` reopens
  *   the source for every attempt (bucket PUT overwrites the key, so a retry is idempotent, §7).
  * - Pacing: every answer carries X-RateLimit-Limit/Remaining/Reset (§8). Once less than half the
@@ -131,6 +138,8 @@ export interface ZenodoClient {
   deleteFile(id: number, fileId: string): Promise<void>;
   /** One streaming bucket PUT, verified by size and md5. Not retried: see `uploadFileWithRetry`. */
   uploadFile(bucketUrl: string, filename: string, body: Readable, size: number): Promise<UploadResult>;
+  // Both upload calls refuse size 0 before any request (ZENODO_EMPTY_FILE, permanent) and never
+  // leave the body emitting an unhandled 'error' (an undici body destroyed unread emits one).
   /** Reopens the source for every attempt; retries checksum mismatches, 5xx, 429, resets. */
   uploadFileWithRetry(bucketUrl: string, filename: string, openBody: () => Promise<UploadSource>, size?: number): Promise<UploadResult>;
   /** The concept's pending new-version draft, whether created now or already there. */
@@ -269,6 +278,15 @@ function md5Of(checksum: string | null | undefined): string | undefined {
   if (typeof checksum !== 'string') return undefined;
   const hex = checksum.trim().toLowerCase().replace(/^md5:/, '');
   return /^[0-9a-f]{32}$/.test(hex) ? hex : undefined;
+}
+
+/**
+ * Destroys a stream we are done with without letting it raise an unhandled 'error' (undici
+ * bodies emit RequestAbortedError when destroyed unread).
+ */
+function release(stream: Readable): void {
+  if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
+  if (!stream.destroyed) stream.destroy();
 }
 
 /** Statuses and error codes of attempts that cannot have reached the handler. */
@@ -561,8 +579,35 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
 
   function badResponse(call: Pick<Call, 'op' | 'subject'>, what: string): AppError {
     return new AppError('ZENODO_BAD_RESPONSE', scrub(`Zenodo answered ${call.op}${call.subject ? ` (${call.subject})` : ''} with ${what}`), {
-      details: { operation: call.op },
+      details: { operation: call.op, what },
     });
+  }
+
+  /**
+   * A success answer we cannot read. Retryable, and an unknown outcome for a non-idempotent call
+   * (module comment): what a proxy or a cut connection left of the answer says nothing about
+   * whether Zenodo did the work.
+   */
+  function garbled(call: Pick<Call, 'op' | 'subject'>, status: number, what: string, cause?: unknown): AppError {
+    const subject = call.subject ? ` (${call.subject})` : '';
+    return new AppError('ZENODO_BAD_RESPONSE', scrub(`Zenodo's answer to ${call.op}${subject} could not be read (${status}, ${what}); the state is checked and the call repeated if it did not take effect`), {
+      retryable: true,
+      cause,
+      details: { operation: call.op, status, garbled: true },
+    });
+  }
+
+  /** Parses an answer; any failure to make sense of it is `garbled` (never a permanent error). */
+  function readAnswer<T>(call: Pick<Call, 'op' | 'subject'>, answer: Answer, parse: (body: unknown) => T): T {
+    const body = json(call, answer);
+    try {
+      return parse(body);
+    } catch (error) {
+      if (isAppError(error, 'ZENODO_BAD_RESPONSE') && error.details?.garbled !== true) {
+        throw garbled(call, answer.status, typeof error.details?.what === 'string' ? error.details.what : 'an unexpected shape', error);
+      }
+      throw error;
+    }
   }
 
   function backoff(attempt: number): number {
@@ -582,14 +627,19 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
   async function attempt(call: Call): Promise<Answer> {
     const answer = await exchange(call);
     if (call.expect.includes(answer.status)) return answer;
+    // A success status Zenodo does not give for this call: something in between answered.
+    if (answer.status >= 200 && answer.status < 300) throw garbled(call, answer.status, `an unexpected status, ${call.expect.join(' or ')} was expected`);
     throw statusError(call, answer);
   }
 
-  /** Idempotent calls: retried on retryable errors. `onRetryError` may turn an error into success. */
-  async function idempotent(call: Call): Promise<Answer> {
+  /**
+   * Idempotent calls: retried on retryable errors, an answer that cannot be read included (the
+   * parse runs inside the retry loop).
+   */
+  async function idempotent<T>(call: Call, parse: (answer: Answer) => T): Promise<T> {
     for (let n = 1; ; n++) {
       try {
-        return await attempt(call);
+        return parse(await attempt(call));
       } catch (error) {
         const e = asAppError(error);
         if (!e.retryable || n >= maxAttempts) throw e;
@@ -600,18 +650,22 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
 
   /**
    * Non-idempotent calls: retried only when the request certainly did not run (429, connection
-   * refused). Anything else is handed to the caller, who checks the state first.
+   * refused). Anything else, an unreadable answer included, is handed to the caller, who checks
+   * the state first.
    */
-  async function once(call: Call): Promise<Answer> {
+  async function once<T>(call: Call, parse: (answer: Answer) => T): Promise<T> {
     for (let n = 1; ; n++) {
+      let answer: Answer;
       try {
-        return await attempt(call);
+        answer = await attempt(call);
       } catch (error) {
         const e = asAppError(error);
         const notRun = e.code === 'ZENODO_RATE_LIMITED' || e.details?.notSent === true;
         if (!notRun || n >= maxAttempts) throw e;
         await waitBeforeRetry(call, e, n);
+        continue;
       }
+      return parse(answer);
     }
   }
 
@@ -620,16 +674,26 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     return new AppError('INTERNAL', scrub(error instanceof Error ? error.message : String(error)), { cause: error });
   }
 
-  /** An error after which a non-idempotent request may or may not have run. */
+  /**
+   * An error after which a non-idempotent request may or may not have run: no answer (5xx,
+   * timeout, reset after sending) or an answer we could not read.
+   */
   function isUnknownOutcome(error: AppError): boolean {
+    if (error.details?.garbled === true) return true;
     return error.code === 'ZENODO_UNAVAILABLE' && error.details?.notSent !== true;
   }
 
-  function json(call: Call, answer: Answer): unknown {
+  function json(call: Pick<Call, 'op' | 'subject'>, answer: Answer): unknown {
+    // Zenodo answers application/json only (reference §1). Anything else came from something in
+    // between (a proxy's error or login page) and is not trusted even if it happens to parse.
+    const type = header(answer.headers, 'content-type');
+    if (type !== undefined && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type.trim())) {
+      throw garbled(call, answer.status, `content type "${type.slice(0, 80)}" instead of JSON`);
+    }
     try {
       return JSON.parse(answer.text) as unknown;
-    } catch {
-      throw badResponse(call, `a body that is not JSON (${answer.status})`);
+    } catch (error) {
+      throw garbled(call, answer.status, answer.text.length === 0 ? 'an empty body' : 'a body that is not JSON, probably cut short', error);
     }
   }
 
@@ -671,16 +735,16 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     };
   }
 
-  async function getJson(call: Omit<Call, 'method' | 'expect'>): Promise<unknown> {
+  async function getJson<T>(call: Omit<Call, 'method' | 'expect'>, parse: (body: unknown) => T): Promise<T> {
     const full: Call = { ...call, method: 'GET', expect: [200] };
-    return json(full, await idempotent(full));
+    return idempotent(full, (answer) => readAnswer(full, answer, parse));
   }
 
   // --- operations --------------------------------------------------------------------------------
 
   async function getDeposition(id: number): Promise<Deposition> {
     const call = { op: 'get deposition', subject: `deposition ${id}`, url: depositionUrl(id) };
-    return toDeposition(await getJson(call), call);
+    return getJson(call, (body) => toDeposition(body, call));
   }
 
   async function listDepositions(query: ListQuery = {}): Promise<Deposition[]> {
@@ -692,9 +756,10 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     if (query.allVersions) url.searchParams.set('all_versions', 'true');
     if (query.status !== undefined) url.searchParams.set('status', query.status);
     const call = { op: 'list depositions', url };
-    const body = await getJson(call);
-    if (!Array.isArray(body)) throw badResponse(call, 'something other than a list');
-    return body.map((d) => toDeposition(d, call));
+    return getJson(call, (body) => {
+      if (!Array.isArray(body)) throw badResponse(call, 'something other than a list');
+      return body.map((d) => toDeposition(d, call));
+    });
   }
 
   /** Searches with `q`, then scans the newest pages if the index has nothing yet (Q15). */
@@ -738,16 +803,16 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     const marker = Array.isArray(related) ? (related[0] as { identifier?: unknown } | undefined)?.identifier : undefined;
     for (let n = 1; ; n++) {
       try {
-        return toDeposition(json(call, await once(call)), call);
+        return await once(call, (answer) => readAnswer(call, answer, (body) => toDeposition(body, call)));
       } catch (error) {
         const e = asAppError(error);
         if (!isUnknownOutcome(e)) throw e;
         // The draft may exist although the answer was lost (Q10). Without a marker to find it by,
         // a retry could leave an orphan draft: hand the error to the caller instead.
         if (typeof marker !== 'string') throw e;
-        const existing = await findUnpublishedDraft(marker).catch(() => undefined);
+        const existing = await lookUpCreated(marker, e);
         if (existing) {
-          log.info({ depositionId: existing.id }, 'zenodo create: the answer was lost but the draft exists; using it');
+          log.info({ depositionId: existing.id, code: e.code }, 'zenodo create: the answer was lost but the draft exists; using it');
           return existing;
         }
         if (n >= maxAttempts) throw e;
@@ -756,84 +821,157 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     }
   }
 
+  /**
+   * After a create whose answer was lost: the draft it made, if any. Zenodo's list lags behind
+   * by a few seconds (Q15), so the list is read several times with growing pauses (at least 0.5,
+   * 1 and 2 s with the default backoff) before the caller may create again.
+   *
+   * The remaining window: a create that ran but stays invisible for longer than these reads is
+   * created a second time, and the first draft is left unpublished, never a second published
+   * record (only the draft we return is ever published). If the lookup itself cannot be
+   * completed, we do not create again at all: the caller gets the unknown outcome (retryable),
+   * and the sync worker, which noted the creation before making it, searches again on its next
+   * try (worker.ts openDraft, `mayHaveUnrecordedDeposition`), by then long after the lag.
+   */
+  async function lookUpCreated(marker: string, lost: AppError): Promise<Deposition | undefined> {
+    const reads = 4;
+    for (let k = 1; k <= reads; k++) {
+      let found: Deposition | undefined;
+      try {
+        found = await findUnpublishedDraft(marker);
+      } catch (error) {
+        const e = asAppError(error);
+        throw new AppError(
+          'ZENODO_UNAVAILABLE',
+          scrub(`Zenodo create deposition: the answer was lost and the drafts could not be listed to see whether it was created (${e.message}); it is looked up again before any new attempt`),
+          { retryable: true, cause: lost, details: { operation: 'create deposition', lookup: e.code } },
+        );
+      }
+      if (found) return found;
+      if (k < reads) await sleep(baseDelay * 2 ** (k - 1) + backoff(k));
+    }
+    return undefined;
+  }
+
   async function updateMetadata(id: number, metadata: Record<string, unknown> | object): Promise<Deposition> {
     const call: Call = { op: 'update metadata', subject: `deposition ${id}`, method: 'PUT', url: depositionUrl(id), json: { metadata }, expect: [200] };
-    return toDeposition(json(call, await idempotent(call)), call);
+    return idempotent(call, (answer) => readAnswer(call, answer, (body) => toDeposition(body, call)));
   }
 
   async function listFiles(id: number): Promise<ZenodoFile[]> {
     const call = { op: 'list files', subject: `deposition ${id}`, url: depositionUrl(id, '/files') };
-    const body = await getJson(call);
-    if (!Array.isArray(body)) throw badResponse(call, 'something other than a list of files');
-    return body.map((f) => toFile(f, call));
+    return getJson(call, (body) => {
+      if (!Array.isArray(body)) throw badResponse(call, 'something other than a list of files');
+      return body.map((f) => toFile(f, call));
+    });
   }
 
-  /** DELETE-like calls: a 404 on a RETRY means an earlier attempt did the job. */
-  async function deleteLike(call: Call): Promise<void> {
+  /**
+   * DELETE-like calls. After an unknown outcome (no answer, or one we cannot read) `done()`
+   * re-reads the state before sending again; a 404 on a retry also means an earlier attempt did
+   * the job.
+   */
+  async function deleteLike(call: Call, done: () => Promise<boolean>): Promise<void> {
     for (let n = 1; ; n++) {
+      let e: AppError;
       try {
-        await attempt(call);
+        const answer = await attempt(call);
+        // 204 has no body; a body on 200/201 (legacy discard) must be Zenodo's JSON, not a page
+        // from something in between that may never have passed the request on.
+        if (answer.status !== 204 && answer.text.trim() !== '') json(call, answer);
         return;
       } catch (error) {
-        const e = asAppError(error);
-        if (n > 1 && e.code === 'ZENODO_NOT_FOUND') return;
-        if (!e.retryable || n >= maxAttempts) throw e;
-        await waitBeforeRetry(call, e, n);
+        e = asAppError(error);
       }
+      if (n > 1 && e.code === 'ZENODO_NOT_FOUND') return;
+      if (isUnknownOutcome(e)) {
+        let gone = false;
+        try {
+          gone = await done();
+        } catch (error) {
+          if (!asAppError(error).retryable) throw error;
+        }
+        if (gone) {
+          log.info({ op: call.op, subject: call.subject, code: e.code }, 'zenodo: the answer was lost but the change is there');
+          return;
+        }
+      }
+      if (!e.retryable || n >= maxAttempts) throw e;
+      await waitBeforeRetry(call, e, n);
     }
   }
 
   async function deleteFile(id: number, fileId: string): Promise<void> {
     if (!/^[A-Za-z0-9-]{1,100}$/.test(fileId)) throw new AppError('ZENODO_NOT_FOUND', `"${scrub(fileId).slice(0, 60)}" is not a Zenodo file id`);
-    await deleteLike({ op: 'delete file', subject: `file ${fileId} of deposition ${id}`, method: 'DELETE', url: depositionUrl(id, `/files/${fileId}`), expect: [204, 200] });
+    const call: Call = { op: 'delete file', subject: `file ${fileId} of deposition ${id}`, method: 'DELETE', url: depositionUrl(id, `/files/${fileId}`), expect: [204, 200] };
+    await deleteLike(call, async () => !(await listFiles(id)).some((f) => f.id === fileId));
   }
 
   async function discard(id: number): Promise<void> {
-    await deleteLike({ op: 'discard', subject: `deposition ${id}`, method: 'POST', url: depositionUrl(id, '/actions/discard'), expect: [204, 201, 200] });
+    const call: Call = { op: 'discard', subject: `deposition ${id}`, method: 'POST', url: depositionUrl(id, '/actions/discard'), expect: [204, 201, 200] };
+    // Discarding a never-published draft deletes it (Q16); an edit draft goes back to "done".
+    await deleteLike(call, async () => {
+      try {
+        return (await getDeposition(id)).state === 'done';
+      } catch (error) {
+        if (isAppError(error, 'ZENODO_NOT_FOUND')) return true;
+        throw error;
+      }
+    });
   }
 
   async function edit(id: number): Promise<Deposition> {
     // Idempotent in RDM: an existing edit draft is returned (DR:svc edit, §4.4).
     const call: Call = { op: 'edit', subject: `deposition ${id}`, method: 'POST', url: depositionUrl(id, '/actions/edit'), expect: [201, 200] };
-    return toDeposition(json(call, await idempotent(call)), call);
+    return idempotent(call, (answer) => readAnswer(call, answer, (body) => toDeposition(body, call)));
   }
 
   async function publish(id: number): Promise<Deposition> {
     const call: Call = { op: 'publish', subject: `deposition ${id}`, method: 'POST', url: depositionUrl(id, '/actions/publish'), expect: [202, 200] };
     let last: AppError | undefined;
+    let reread = false;
+    let refused: AppError | undefined;
     for (let n = 1; n <= maxAttempts; n++) {
-      if (n > 1) {
-        // The previous answer was lost (504, reset, timeout): did it publish? (Q8)
+      if (reread) {
+        // The previous answer was lost or unreadable (504, reset, a mangled 200): did it publish? (Q8)
         let current: Deposition;
         try {
           current = await getDeposition(id);
         } catch (error) {
+          // Unreadable or unavailable after the GET's own retries: look again next round, and
+          // never publish again before we know.
           const e = asAppError(error);
-          if (e.code === 'ZENODO_UNAVAILABLE' || e.code === 'ZENODO_RATE_LIMITED') {
+          if (e.retryable) {
             last = e;
             continue;
           }
           throw e;
         }
         if (current.state === 'done' && current.submitted) {
-          log.info({ depositionId: id, doi: current.doi }, 'zenodo publish: the answer was lost but the record is published');
+          log.info({ depositionId: id, doi: current.doi, code: last?.code }, 'zenodo publish: the answer was lost but the record is published');
           return current;
         }
+        if (refused) throw refused;
       }
       try {
-        return toDeposition(json(call, await once(call)), call);
+        return await once(call, (answer) => readAnswer(call, answer, (body) => toDeposition(body, call)));
       } catch (error) {
         const e = asAppError(error);
-        // After a lost answer, a 404 can mean "already published" (RDM): the next re-read decides.
-        const ambiguous = isUnknownOutcome(e) || (n > 1 && e.code === 'ZENODO_NOT_FOUND');
-        if (!ambiguous) throw e;
         last = e;
+        reread = true;
+        // RDM answers 404 to publishing a published record: an earlier attempt (ours, or a run
+        // that died) may have done it. The re-read decides; if it is not published, the 404 stands.
+        if (e.code === 'ZENODO_NOT_FOUND') {
+          refused = e;
+          continue;
+        }
+        if (!isUnknownOutcome(e)) throw e;
         await waitBeforeRetry(call, e, n);
       }
     }
     throw new AppError(
       'ZENODO_PUBLISH_UNKNOWN',
-      scrub(`Zenodo publish (deposition ${id}): no answer after ${maxAttempts} attempts and the deposition could not be seen as published; it will be checked again before any retry`),
+      scrub(`Zenodo publish (deposition ${id}): no readable answer after ${maxAttempts} attempts and the deposition could not be seen as published; it will be checked again before any retry`),
       { retryable: true, cause: last, details: { operation: 'publish', depositionId: id } },
     );
   }
@@ -864,7 +1002,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     for (let n = 1; ; n++) {
       let body: Deposition;
       try {
-        body = toDeposition(json(call, await once(call)), call);
+        body = await once(call, (answer) => readAnswer(call, answer, (raw) => toDeposition(raw, call)));
       } catch (error) {
         const e = asAppError(error);
         const filesFirst =
@@ -879,6 +1017,8 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
           });
         }
         if (!isUnknownOutcome(e)) throw e;
+        // Sending newversion again is safe under RDM: with a pending draft it answers 400 "remove
+        // all files first" (resolved above, with the list's lag allowed for) or that same draft.
         const draft = await findPendingDraft(await conceptOf()).catch(() => undefined);
         if (draft) return draft;
         if (n >= maxAttempts) throw e;
@@ -904,7 +1044,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
 
   async function getRecord(id: number | string): Promise<Deposition> {
     const call = { op: 'get record', subject: `record ${String(id)}`, url: apiUrl(`records/${checkId(id)}`) };
-    return toRecord(await getJson(call), call);
+    return getJson(call, (body) => toRecord(body, call));
   }
 
   function isLatest(hit: unknown): boolean {
@@ -917,20 +1057,20 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     url.searchParams.set('size', '10');
     url.searchParams.set('sort', 'version');
     const call = { op: 'list versions', subject: `record ${id}`, url };
-    let body: unknown;
     try {
-      body = await getJson(call);
+      return await getJson(call, (body) => {
+        const r = versionsSchema.safeParse(body);
+        if (!r.success) throw badResponse(call, 'a versions list without hits');
+        const hits = r.data.hits.hits;
+        if (hits.length === 0) return undefined;
+        const records = hits.map((h) => toRecord(h, call));
+        const flagged = hits.findIndex(isLatest);
+        return flagged >= 0 ? records[flagged] : newest(records);
+      });
     } catch (error) {
       if (isAppError(error, 'ZENODO_NOT_FOUND')) return undefined;
       throw error;
     }
-    const r = versionsSchema.safeParse(body);
-    if (!r.success) throw badResponse(call, 'a versions list without hits');
-    const hits = r.data.hits.hits;
-    if (hits.length === 0) return undefined;
-    const records = hits.map((h) => toRecord(h, call));
-    const flagged = hits.findIndex(isLatest);
-    return flagged >= 0 ? records[flagged] : newest(records);
   }
 
   async function findLatestVersion(recordOrConceptId: string | number): Promise<Deposition | undefined> {
@@ -949,27 +1089,36 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
   async function uploadFile(bucketUrl: string, filename: string, body: Readable, size: number): Promise<UploadResult> {
     const subject = `file "${filename}"`;
     const call = { op: 'upload', subject };
-    if (!Number.isSafeInteger(size) || size <= 0) {
-      body.destroy();
-      throw new AppError(size === 0 ? 'ZENODO_VALIDATION' : 'INTERNAL', size === 0 ? `Zenodo does not accept empty files (${subject})` : `invalid upload size ${String(size)} for ${subject}`, {
-        details: { operation: 'upload', filename, size },
-      });
+    // Listened to for as long as the stream lives, before anything can destroy it: an undici
+    // response body destroyed before it was read to the end emits RequestAbortedError, and an
+    // 'error' without a listener kills the process (every restart resumed the same sync and died
+    // again on a 0-byte resource).
+    let sourceError: unknown;
+    body.on('error', (error) => {
+      sourceError ??= error;
+    });
+    if (size === 0) {
+      release(body);
+      throw emptyFile(filename);
+    }
+    if (!Number.isSafeInteger(size) || size < 0) {
+      release(body);
+      throw new AppError('INTERNAL', `invalid upload size ${String(size)} for ${subject}`, { details: { operation: 'upload', filename, size } });
     }
     if (filename === '' || filename.includes('/')) {
-      body.destroy();
+      release(body);
       throw new AppError('ZENODO_VALIDATION', `a Zenodo file name cannot be empty or contain "/" (${subject})`, { details: { filename } });
     }
     let bucket: URL;
     try {
       bucket = ownUrl(bucketUrl, 'bucket');
     } catch (error) {
-      body.destroy();
+      release(body);
       throw error;
     }
     const url = new URL(`${bucket.href.replace(/\/+$/, '')}/${encodeURIComponent(filename)}`);
     const hash = createHash('md5');
     let sent = 0;
-    let sourceError: unknown;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         hash.update(chunk);
@@ -982,9 +1131,9 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     pipeline(body, meter, (error) => {
       if (error) sourceError ??= error;
     });
-    body.once('error', (error) => {
-      sourceError = error;
-    });
+    // undici destroys the meter with its own error when the request fails; that error is the
+    // request's rejection, handled below.
+    meter.on('error', () => undefined);
 
     const settle = await acquire();
     counters.requests++;
@@ -1001,7 +1150,7 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
       }).finally(settle);
     } catch (error) {
       meter.destroy();
-      body.destroy();
+      release(body);
       if (sourceError !== undefined && body.errored) throw sourceFailure(sourceError, subject);
       const code = (error as { code?: string }).code;
       if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
@@ -1020,15 +1169,15 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     noteRate(res.headers, res.statusCode);
     opts.onResponse?.(res.statusCode);
     const answer: Answer = { status: res.statusCode, headers: res.headers, text };
-    if (res.statusCode !== 201 && res.statusCode !== 200) throw statusError(call, answer);
-    let parsed: z.infer<typeof bucketObjectSchema>;
-    try {
-      const r = bucketObjectSchema.safeParse(JSON.parse(text));
-      if (!r.success) throw new Error('shape');
-      parsed = r.data;
-    } catch {
-      throw badResponse(call, `an upload answer without key and size (${res.statusCode})`);
+    if (res.statusCode !== 201 && res.statusCode !== 200) {
+      throw res.statusCode >= 200 && res.statusCode < 300 ? garbled(call, res.statusCode, 'an unexpected status, 201 was expected') : statusError(call, answer);
     }
+    // An unreadable answer: retryable like a lost one (a bucket PUT overwrites its key, §7).
+    const parsed = readAnswer(call, answer, (raw) => {
+      const r = bucketObjectSchema.safeParse(raw);
+      if (!r.success) throw badResponse(call, 'an upload answer without key and size');
+      return r.data;
+    });
     const md5 = hash.digest('hex');
     const stored = md5Of(parsed.checksum);
     if (sent !== size || parsed.size !== size || stored !== md5) {
@@ -1042,6 +1191,14 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     return { key: parsed.key, size: parsed.size, md5 };
   }
 
+  function emptyFile(filename: string): AppError {
+    return new AppError(
+      'ZENODO_EMPTY_FILE',
+      `file "${filename}" is empty (0 bytes) and Zenodo refuses empty files ("Empty files are not accepted."); remove the empty resource from the dataset or give it content`,
+      { details: { operation: 'upload', filename, size: 0 } },
+    );
+  }
+
   function sourceFailure(error: unknown, subject: string): AppError {
     if (isAppError(error)) return error;
     return new AppError('DOWNLOAD_FAILED', scrub(`reading the source of ${subject} failed: ${(error as Error)?.message ?? String(error)}`), { retryable: true, cause: error });
@@ -1050,22 +1207,21 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
   async function uploadFileWithRetry(bucketUrl: string, filename: string, openBody: () => Promise<UploadSource>, size?: number): Promise<UploadResult> {
     const call = { op: 'upload', subject: `file "${filename}"` };
     for (let n = 1; ; n++) {
+      if (size === 0) throw emptyFile(filename);
       const opened = await openBody();
       const stream = 'pipe' in opened ? opened : opened.body;
       const length = 'pipe' in opened ? size : opened.size;
       const cleanup = 'pipe' in opened ? undefined : opened.cleanup;
+      stream.on('error', () => undefined); // see uploadFile: never an unhandled 'error'
       try {
-        if (length === undefined) {
-          stream.destroy();
-          throw new AppError('INTERNAL', `upload of ${call.subject}: no size given`);
-        }
+        if (length === undefined) throw new AppError('INTERNAL', `upload of ${call.subject}: no size given`);
         return await uploadFile(bucketUrl, filename, stream, length);
       } catch (error) {
         const e = asAppError(error);
         if (!e.retryable || n >= maxAttempts) throw e;
         await waitBeforeRetry(call, e, n);
       } finally {
-        stream.destroy();
+        release(stream);
         await cleanup?.().catch((error: unknown) => log.warn({ err: error, filename }, 'upload source cleanup failed'));
       }
     }

@@ -104,6 +104,7 @@ describe('renderMail', () => {
     ['SSRF_REFUSED', /only downloaded from public web addresses/],
     ['DOWNLOAD_FAILED', /Check that every resource link of the dataset works/],
     ['ZENODO_LIMIT_EXCEEDED', /request a quota increase/],
+    ['ZENODO_EMPTY_FILE', /Upload the content of the empty resource, or remove the resource/],
     ['INTERNAL', /not caused by your dataset/],
   ];
   it.each(adviceCases)('failure %s: the owner gets the advice sentence, the admin copy adds code and sync id', (code, advice) => {
