@@ -15,6 +15,7 @@ import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { createPool, ensureDatabase } from '../../src/db/database.js';
 import { generatedBytes } from '../../src/emulators/ckan/content.js';
+import { seededRandom } from '../../src/emulators/faults.js';
 import { startCkanEmulator, type CkanEmulator } from '../../src/emulators/ckan/server.js';
 import { startSmtpCapture, type SmtpCapture } from '../../src/emulators/smtp.js';
 import { startZenodoEmulator, type ZenodoEmulator } from '../../src/emulators/zenodo/server.js';
@@ -238,3 +239,68 @@ test('idle_session_timeout on the role: idle sessions ended by the server crash 
   await expectArchivedOnce(setup, [dataset]);
   expect(interruptedSyncs(setup.proc)).toBe(0);
 }, 60_000);
+
+test('restarts at random moments over many changes: exactly one version per change, one mail per version', async () => {
+  const ROUNDS = 5;
+  const random = seededRandom(20261207);
+  const datasets = ['many-a', 'many-b', 'many-c'].map((n) => taggedDataset(`restart-${n}`, [2000, 30_000]));
+  const content = new Map<string, Buffer>();
+  for (const d of datasets) {
+    ckan.addDataset(d);
+    for (const r of d.resources as { id: string; size: number }[]) content.set(r.id, generatedBytes(r.id, r.size));
+  }
+  // A scan every two seconds picks each change up; uploads take a little while, so that restarts
+  // land in syncs as often as between them.
+  zenodo.setFaults([{ route: 'upload', kind: 'slow', probability: 0.5, delayMs: 400 }]);
+  const setup = await startDaemonOn(await freshDatabase(), 'many');
+
+  const versions = async (d: Record<string, unknown>): Promise<number> => {
+    const links = await query<{ concept_recid: string }>(setup.pool, 'SELECT concept_recid FROM links WHERE dataset_id = $1', [d.id]);
+    const concept = links?.[0]?.concept_recid;
+    return concept === undefined ? 0 : zenodo.state.records.filter((r) => r.conceptrecid === concept).length;
+  };
+  const settled = async (expected: number): Promise<boolean> => {
+    for (const d of datasets) if ((await versions(d)) < expected) return false;
+    const open = await query(setup.pool, `SELECT id FROM sync_runs WHERE state NOT IN ('done', 'unchanged', 'failed')`);
+    return open !== undefined && open.length === 0;
+  };
+
+  for (let round = 0; round <= ROUNDS; round++) {
+    if (round > 0) {
+      // One change per dataset: a resource's bytes change in CKAN.
+      for (const d of datasets) {
+        const r = (d.resources as { id: string }[])[round % 2]!;
+        const bytes = Buffer.from(`round ${round} of ${d.name as string}: ${random()}\n`.repeat(200 + round * 50));
+        ckan.setResourceContent(r.id, bytes);
+        content.set(r.id, bytes);
+      }
+    }
+    // A random moment: before the scan noticed, mid-sync, or after. Not a synchronisation: the
+    // assertions below wait for conditions.
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 3000)));
+    await restart(setup);
+    await waitFor(() => settled(round + 1), { what: `every dataset at ${round + 1} version(s) after round ${round}`, timeoutMs: 45_000, process: setup.proc });
+  }
+
+  for (const d of datasets) {
+    expect(await versions(d), `versions of ${d.name as string}`).toBe(ROUNDS + 1);
+    const links = await setup.pool.query<{ concept_recid: string }>('SELECT concept_recid FROM links WHERE dataset_id = $1', [d.id]);
+    const latest = zenodo.state.records.filter((r) => r.conceptrecid === links.rows[0]!.concept_recid).sort((a, b) => a.id - b.id).at(-1)!;
+    for (const r of d.resources as { id: string; name: string }[]) {
+      expect(latest.files.find((f) => f.key === r.name)?.md5, `${d.name as string}/${r.name}`).toBe(md5(content.get(r.id)!));
+    }
+  }
+  await waitFor(() => datasets.every((d) => smtp.messages.filter((m) => m.envelope.to.includes(`${d.name as string}@owners.test`)).length >= ROUNDS + 1), {
+    what: 'a mail per version to each owner',
+    process: setup.proc,
+  });
+  for (const d of datasets) {
+    expect(smtp.messages.filter((m) => m.envelope.to.includes(`${d.name as string}@owners.test`)), `mails to the owner of ${d.name as string}`).toHaveLength(ROUNDS + 1);
+  }
+  expect(zenodo.state.depositions.filter((x) => x.state !== 'done'), 'drafts left open').toEqual([]);
+  expect(alive(setup.proc), setup.proc.stderr()).toBe(true);
+  expect(setup.proc.stderr()).not.toMatch(/Unhandled|uncaught/i);
+  expect(server.starts).toBeGreaterThan(ROUNDS);
+  // Some restarts did land mid-sync (a run that only restarted between syncs would prove little).
+  expect(interruptedSyncs(setup.proc)).toBeGreaterThan(0);
+}, 120_000);
