@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
-import { createPool, ensureDatabase } from '../../src/db/database.js';
+import { createPool, ensureDatabase, withTransaction } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { insertOutbox } from '../../src/db/outbox-queries.js';
+import { silentLogger } from '../../src/log.js';
+import { createMailer } from '../../src/notify/mailer.js';
+import { drainOutbox } from '../../src/notify/outbox-worker.js';
+import { buildOutboxRows } from '../../src/notify/payload.js';
 import { generatedBytes } from '../../src/emulators/ckan/content.js';
 import { seededRandom } from '../../src/emulators/faults.js';
 import { startCkanEmulator, type CkanEmulator } from '../../src/emulators/ckan/server.js';
@@ -304,3 +310,54 @@ test('restarts at random moments over many changes: exactly one version per chan
   // Some restarts did land mid-sync (a run that only restarted between syncs would prove little).
   expect(interruptedSyncs(setup.proc)).toBeGreaterThan(0);
 }, 120_000);
+
+test('a mail accepted by SMTP while the database restarts is recorded once it is back, and never sent twice', async () => {
+  const url = await freshDatabase();
+  const pool = createPool(url, { poolSize: 2 });
+  pools.push(pool);
+  await migrate({ pool }, silentLogger());
+  const { rows: sync } = await pool.query<{ id: string }>(`INSERT INTO sync_runs (dataset_id, trigger, state, kind, plan) VALUES ('d-mail', 'test', 'planned', 'new_version', '{}'::jsonb) RETURNING id`);
+  const syncId = Number(sync[0]!.id);
+  const rows = buildOutboxRows({
+    kind: 'new_version',
+    facts: {
+      syncId,
+      dataset: { id: 'd-mail', name: 'restart-mail', title: 'Sea surface temperature', url: 'https://ckan.example.org/dataset/restart-mail' },
+      rule: 'tagged',
+      version: { doi: '10.5281/zenodo.124', conceptDoi: '10.5281/zenodo.100', recordUrl: 'https://zenodo.org/records/124', label: '2024-05' },
+      changes: { added: ['a.csv'], replaced: [], removed: [] },
+    },
+    owners: ['restart-mail@owners.test'],
+    admin: undefined,
+    warnings: [],
+  });
+  await withTransaction(pool, (client) => insertOutbox(client, rows));
+  const mailer = createMailer({ smtpUrl: smtp.url, from: 'Archive <archive@portal.test>', log: silentLogger() });
+  try {
+    const drain = () => drainOutbox({ db: { pool }, mailer, log: silentLogger() });
+    let restarting: Promise<void> | undefined;
+    // Right after SMTP accepted the mail, before it is marked sent: the server goes down and comes back.
+    let first;
+    try {
+      first = await drainOutbox({
+        db: { pool },
+        mailer,
+        log: silentLogger(),
+        afterSend: async () => {
+          await server.stop();
+          restarting = server.start();
+        },
+      });
+    } finally {
+      await restarting;
+    }
+    expect(first.sent).toBe(1);
+    const { rows: status } = await pool.query<{ status: string }>('SELECT status FROM mail_outbox');
+    expect(status).toEqual([{ status: 'sent' }]);
+    // Nothing is due any more, now or once the lease would have run out.
+    expect((await drain()).sent).toBe(0);
+    expect(smtp.messages.filter((m) => m.envelope.to.includes('restart-mail@owners.test'))).toHaveLength(1);
+  } finally {
+    mailer.close();
+  }
+});
