@@ -10,7 +10,7 @@ import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError, isConnectionLoss } from '../errors.js';
 import { redactText, type Logger } from '../log.js';
 import type { Config } from '../config/types.js';
 
@@ -32,12 +32,19 @@ export interface OpenDatabaseOptions {
   /** Pool size; default 10. */
   poolSize?: number;
   /**
-   * Told when an IDLE pooled connection dies (server restart, DROP DATABASE WITH (FORCE)). pg
-   * already drops that connection from the pool and the next query reconnects; without a
-   * listener, though, the pool's 'error' event would crash the process.
+   * Told when an IDLE pooled connection dies (server restart, idle_session_timeout, DROP DATABASE
+   * WITH (FORCE)). pg already drops that connection from the pool and the next query reconnects;
+   * without a listener, though, the pool's 'error' event would crash the process.
    */
   onIdleError?: (error: Error) => void;
 }
+
+/**
+ * pg closes idle pooled connections after this long. Shorter than any idle_session_timeout an
+ * operator is likely to set (minutes), so that the server rarely ends a connection the pool is
+ * about to hand out; when it does, the pool's listener below keeps that harmless.
+ */
+const POOL_IDLE_TIMEOUT_MS = 10_000;
 
 export async function openDatabase(cfg: Config['database'], log: Logger, options: OpenDatabaseOptions = {}): Promise<Database> {
   if (cfg.url !== undefined && cfg.url !== '') {
@@ -98,10 +105,21 @@ const TYPES = {
     oid === INT8_OID && format !== 'binary' ? parseInt8 : (pg.types.getTypeParser(oid, format as 'text') as unknown)) as typeof pg.types.getTypeParser,
 };
 
+function ignoreError(): void {
+  // See createPool.
+}
+
 /** A pool with the project's type parsing; prefer openDatabase(), which also checks the connection. */
 export function createPool(connectionString: string, options: OpenDatabaseOptions = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 15_000, types: TYPES });
-  pool.on('error', options.onIdleError ?? (() => undefined));
+  const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 15_000, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, types: TYPES });
+  // pg-pool listens for errors only on IDLE clients: a checked-out one (a transaction, the
+  // connection holding an advisory lock) that loses its server — a restart ends every session
+  // with 57P01 — emits 'error' with no listener, and the process dies with "Unhandled 'error'
+  // event". Every client gets a listener of its own for its whole life. It does nothing: whoever
+  // holds the client learns of the loss through its query's rejection (or HeldLock.signal), and
+  // pg-pool discards the dead client when it is released.
+  pool.on('connect', (client) => client.on('error', ignoreError));
+  pool.on('error', options.onIdleError ?? ignoreError);
   return pool;
 }
 
@@ -119,6 +137,7 @@ async function connectPool(url: string, log: Logger, options: OpenDatabaseOption
 /** Creates `name` on the server unless it exists (two processes starting at once both succeed). */
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', ignoreError); // a loss between queries surfaces in the next query instead
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -212,7 +231,8 @@ export function toDbError(error: unknown, context: string): AppError {
   const sysCode = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = redactText(error instanceof Error ? error.message : String(error));
   const unavailable =
-    (code !== undefined && (code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '28P01' || code === '28000' || code === '3D000')) ||
+    isConnectionLoss(error) ||
+    (code !== undefined && (code.startsWith('57P') || code === '53300' || code === '28P01' || code === '28000' || code === '3D000')) ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(sysCode) ||
     /timeout|terminated|Connection terminated/i.test(message);
   // Wrong password or missing database will not fix themselves: not retryable, but still "unavailable".

@@ -1,9 +1,9 @@
 /**
- * The daemon's HTTP server (node:http, no framework): /healthz, /metrics, the JSON API and the
+ * The daemon's HTTP server (node:http, no framework): /healthz, /readyz, /metrics, the JSON API and the
  * read-only status pages.
  *
  * Access (DESIGN.md "Security": bind to localhost, bearer token for anything that changes state):
- * - /healthz, /metrics and /static/app.js are always open: health checks and Prometheus scrapers
+ * - /healthz, /readyz, /metrics and /static/app.js are always open: health checks and Prometheus scrapers
  *   carry no credentials, and neither response names a dataset or holds a secret.
  * - The status pages and GET /api/* are open to everyone only with `[http] public_status = true`.
  *   Otherwise they need the token, as `Authorization: Bearer <token>` or, for a browser, the
@@ -78,6 +78,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
  */
 const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
 const HEALTH_DB_TIMEOUT_MS = 5_000;
+const READY_DB_TIMEOUT_MS = 2_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; img-src data:",
@@ -287,6 +288,21 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           }
         }
         sendJson(res, 200, { status: 'ok', database: 'reachable', lastScan });
+      },
+    },
+    {
+      // Readiness, apart from /healthz's liveness: 503 while the database does not answer (a
+      // restart, a failover), when the daemon is up but can do no work; it reconnects by itself.
+      pattern: /^\/readyz$/,
+      get: async ({ res }) => {
+        try {
+          await withTimeout(status.ping(), READY_DB_TIMEOUT_MS);
+        } catch (error) {
+          log.warn({ err: error }, 'readiness check: database unreachable');
+          sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+          return;
+        }
+        sendJson(res, 200, { status: 'ready', database: 'reachable' });
       },
     },
     {

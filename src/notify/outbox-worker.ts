@@ -6,7 +6,8 @@
  * claimed (committed as `sending` with a lease), sent, and marked `sent` right after the SMTP
  * server accepts it. If the process dies — or the database is unreachable — in the window between
  * the SMTP accept and that UPDATE, the row's lease runs out and another drain sends it again: the
- * recipient gets that one message twice. Both copies carry the same deterministic Message-ID
+ * recipient gets that one message twice. (A database that is back within half a minute, as after
+ * a restart, does not count: the UPDATE is retried while the lease is still ours.) Both copies carry the same deterministic Message-ID
  * (derived from the outbox row), so mail clients and list servers recognise the duplicate. The
  * window cannot be closed from our side: SMTP has no way to ask "did you already take this?".
  * Every other failure point (before or during the SMTP conversation) leaves the row due again
@@ -66,6 +67,27 @@ export interface DrainResult {
 /** Deterministic per row; the creation time keeps ids of two installations apart. */
 export function outboxMessageId(row: Pick<OutboxRecord, 'id' | 'createdAt'>, domain: string): string {
   return `<ckan-zenodo-sync.outbox-${row.id}.${row.createdAt.getTime().toString(36)}@${domain}>`;
+}
+
+/** Waits between tries of recording a sent mail while the database is unavailable (about 30 s in all, far inside the lease). */
+const RECORD_SENT_BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000, 15_000];
+
+/**
+ * The mail is out: losing the record of it now means sending it again when the lease expires. A
+ * database restart is survived by trying the UPDATE again; the row is still claimed by us.
+ */
+async function recordSent<T>(write: () => Promise<T>, log: Logger): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await write();
+    } catch (caught) {
+      const error = toAppError(caught);
+      const wait = RECORD_SENT_BACKOFF_MS[n];
+      if (!isAppError(error, 'DB_UNAVAILABLE') || wait === undefined) throw caught;
+      log.warn({ retryInMs: wait, err: error }, 'mail sent, but the database is unavailable to record it; trying again');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
 }
 
 function isMailKind(kind: string): kind is MailKind {
@@ -151,7 +173,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainResult> {
     try {
       const info = await mailer.send({ to: row.recipient, ...rendered, messageId });
       await options.afterSend?.(row);
-      const recorded = await markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, now });
+      const recorded = await recordSent(() => markOutboxSent(db.pool, row.id, { messageId: info.messageId || messageId, now }), rowLog);
       if (!recorded) rowLog.warn('mail sent, but its outbox row had been claimed again meanwhile (lease expired during the send)');
       result.sent++;
       rowLog.info({ messageId }, 'mail sent');

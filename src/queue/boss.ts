@@ -12,6 +12,7 @@
  */
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log.js';
+import { isConnectionLoss } from '../errors.js';
 
 export type Boss = PgBoss;
 
@@ -58,10 +59,27 @@ export async function startQueue(options: StartQueueOptions): Promise<Queue> {
     application_name: 'ckan-zenodo-sync-queue',
   });
   // An EventEmitter 'error' without a listener would crash the process on a dropped connection.
-  boss.on('error', (error: Error) => options.log.error({ err: error }, 'queue error'));
+  // pg-boss reconnects by itself (its pool opens a new connection for the next query), so a lost
+  // connection is a warning; its workers' errors arrive as plain objects copied from the error.
+  boss.on('error', (error: Error) => {
+    if (isConnectionLoss(error)) options.log.warn({ err: error }, 'queue lost its database connection; it reconnects on its next query');
+    else options.log.error({ err: error }, 'queue error');
+  });
+  // pg-boss 10 completes (or fails) a job after its handler without awaiting the promise
+  // (manager.js work → onFetch): with the database down at that moment, the rejection is
+  // unhandled, and Node ends the process for it. Such a job stays active, and the reaper
+  // (src/sync/reaper.ts) hands it back once its dataset lock is free. Any other unhandled
+  // rejection is thrown on, as Node would have done without this listener.
+  const onUnhandledRejection = (reason: unknown): void => {
+    if (!isConnectionLoss(reason)) throw reason;
+    options.log.warn({ err: reason }, 'the queue lost the database while recording a job; it is handed back once the database is back');
+  };
+  process.on('unhandledRejection', onUnhandledRejection);
   let stopped: Promise<void> | undefined;
   const stop = (stopOptions: { timeoutMs?: number; graceful?: boolean } = {}): Promise<void> =>
-    (stopped ??= boss.stop({ graceful: stopOptions.graceful ?? true, timeout: stopOptions.timeoutMs ?? 30_000, wait: true }));
+    (stopped ??= boss.stop({ graceful: stopOptions.graceful ?? true, timeout: stopOptions.timeoutMs ?? 30_000, wait: true }).finally(() => {
+      process.removeListener('unhandledRejection', onUnhandledRejection);
+    }));
   try {
     await boss.start();
     await boss.createQueue(QUEUE_SYNC, {

@@ -194,6 +194,9 @@ export async function runScan(deps: ScanDeps): Promise<ScanReport> {
       }
       if (result.returned === rows) next = search(Math.max(0, atCursor.size - 1) + extraSkip);
 
+      // The scan lock died with its connection (a database restart): another scan may be running
+      // now, and two writing the same watermark would be one too many. Stop; the next one resumes.
+      lock.assertHeld();
       const entries = await handlePage(deps, toHandle, dryRun, watermark);
       for (const e of entries.datasets) if (dryRun || e.action === 'sync') report.datasets.push(e);
       report.selected += entries.selected;
@@ -338,11 +341,13 @@ export async function runReconcile(deps: Omit<ScanDeps, 'boss' | 'afterPage'>): 
       }
       report.left.push({ datasetId: id, reason });
       if (!dryRun) {
+        lock.assertHeld();
         const deactivated = await withTransaction(pool, (client) => markDatasetLeft(client, id, reason, { gone }));
         if (deactivated) report.linksDeactivated++;
         log.info({ datasetId: id, reason, linkDeactivated: deactivated }, 'dataset left the archive selection');
       }
     }
+    lock.assertHeld();
     if (!dryRun) await setReconciled(pool, source);
     report.requests = ckan.requestCount() - requestsBefore;
     if (runId !== undefined) {

@@ -477,6 +477,9 @@ export async function syncDataset(deps: SyncDeps, job: SyncJob): Promise<SyncOut
     const error = toAppError(caught);
     const attempt = job.attempt ?? 1;
     if (error.retryable) {
+      // A database outage is no fault of the dataset's: retried (src/sync/job.ts, then the queue)
+      // without using up its attempts, and without a write that cannot succeed now anyway.
+      if (error.code === 'DB_UNAVAILABLE') throw error;
       const attempts = run ? await deps.store.recordAttempt(run.id, error) : attempt;
       if (attempts < deps.maxAttempts) {
         deps.log.warn({ datasetId: job.datasetId, syncId: run?.id, code: error.code, attempts, err: error }, 'sync failed, will retry');

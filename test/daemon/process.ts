@@ -18,9 +18,9 @@ export function requireDist(): void {
 
 /** Writes settings.ini + rules.yaml into `dir` for the stack; returns their paths. */
 export async function writeSettings(
-  stack: Stack,
+  stack: Pick<Stack, 'ckan' | 'zenodo' | 'smtp'> & { db: { url: string } },
   dir: string,
-  extra: { scan?: string; drainTimeoutSeconds?: number; concurrency?: number } = {},
+  extra: { scan?: string; drainTimeoutSeconds?: number; concurrency?: number; pageSize?: number } = {},
 ): Promise<{ settings: string; rules: string }> {
   await mkdir(dir, { recursive: true });
   const settings = join(dir, 'settings.ini');
@@ -31,6 +31,7 @@ export async function writeSettings(
       '[ckan]',
       `url = ${stack.ckan.url}`,
       'api_token = ckan-test-token',
+      ...(extra.pageSize === undefined ? [] : [`page_size = ${extra.pageSize}`]),
       '[zenodo]',
       `url = ${stack.zenodo.url}`,
       'token = test-token',
