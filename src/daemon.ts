@@ -18,7 +18,6 @@ import { startQueue, QUEUE_SYNC, enqueueSync, type Queue, type SyncJobData } fro
 import { createCkanClient, type CkanClient } from './scanner/ckan-client.js';
 import { runScan, runReconcile, type ScanReport, type ReconcileReport } from './scanner/scan.js';
 import { resourceFingerprint } from './scanner/fingerprint.js';
-import type { CkanDataset as ScannerDataset } from './scanner/ckan-types.js';
 import { selectDataset } from './rules/select.js';
 import { createMailer } from './notify/mailer.js';
 import { createNotifyWorker, type NotifyWorker } from './notify/notify-worker.js';
@@ -32,7 +31,7 @@ import type { CkanDataset, CkanResource, Link } from './sync/ports.js';
 import { linkDataset } from './sync/link.js';
 import { startReaper } from './sync/reaper.js';
 import { createZenodoClient, type ZenodoClient } from './zenodo/client.js';
-import { mapDatasetToZenodo, metadataFingerprint } from './zenodo/metadata.js';
+import { mapDatasetToZenodo, metadataFingerprint, ownExtras } from './zenodo/metadata.js';
 import { zenodoPort } from './sync/zenodo-port.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { startHttpServer } from './http/server.js';
@@ -80,11 +79,6 @@ export interface Daemon {
   /** Resolves when no sync job is queued or active and the outbox has nothing due. */
   idle(timeoutMs?: number): Promise<void>;
   stop(options?: { timeoutMs?: number }): Promise<void>;
-}
-
-/** Extras the daemon writes back itself: never read as the dataset's own metadata. */
-export function ownExtras(linkExtra: string): string[] {
-  return [linkExtra, 'zenodo_version_doi', 'zenodo_record_url'];
 }
 
 export function userAgent(): string {
@@ -191,7 +185,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const { metadata, warnings, problems, license } = mapDatasetToZenodo(dataset, rule, { ckanUrl: config.ckan.url, today: new Date(), ownExtras: ownExtras(config.sync.linkExtra), overrideExtra: config.sync.metadataExtra });
         return { metadata: { ...metadata }, fingerprint: metadataFingerprint(metadata), warnings, problems, license: license.explanation };
       },
-      fingerprintResource: (r: CkanResource) => resourceFingerprint(r as never),
+      fingerprintResource: (r: CkanResource) => resourceFingerprint(r),
       openSource: async (file) => {
         const opened = await openSource(file.source.url, { ckanUrl: config.ckan.url, ckanToken: config.ckan.apiToken, policy, spoolDir: config.sync.spoolDir, userAgent: agent, timeoutMs: config.ckan.timeoutMs, dispatcher: downloads });
         return opened;

@@ -69,10 +69,16 @@ export async function startQueue(options: StartQueueOptions): Promise<Queue> {
   // (manager.js work → onFetch): with the database down at that moment, the rejection is
   // unhandled, and Node ends the process for it. Such a job stays active, and the reaper
   // (src/sync/reaper.ts) hands it back once its dataset lock is free. Any other unhandled
-  // rejection is thrown on, as Node would have done without this listener.
+  // rejection is a bug in a stray promise: it is logged as an error, and the daemon keeps
+  // running, because ending the process for it stalls every other dataset, and a restart that
+  // meets the same dataset dies again (a crash loop). The job it came from, if any, fails or
+  // times out on its own and is retried by the queue.
   const onUnhandledRejection = (reason: unknown): void => {
-    if (!isConnectionLoss(reason)) throw reason;
-    options.log.warn({ err: reason }, 'the queue lost the database while recording a job; it is handed back once the database is back');
+    if (isConnectionLoss(reason)) {
+      options.log.warn({ err: reason }, 'the queue lost the database while recording a job; it is handed back once the database is back');
+      return;
+    }
+    options.log.error({ err: reason }, 'an unexpected error escaped its job (a bug: please report it); the daemon keeps running');
   };
   process.on('unhandledRejection', onUnhandledRejection);
   let stopped: Promise<void> | undefined;

@@ -10,6 +10,7 @@
 import { hash } from 'node:crypto';
 import type { Rule } from '../rules/types.js';
 import type { CkanDataset, CkanResource } from './ckan-types.js';
+import { mappingInputs } from '../zenodo/metadata.js';
 
 export type ResourceFingerprints = Record<string, string>;
 
@@ -36,36 +37,24 @@ export function resourceFingerprint(resource: CkanResource): string {
 
 /**
  * Fingerprint of what the Zenodo metadata mapping (src/zenodo/metadata.ts `mapDatasetToZenodo`)
- * READS: the dataset fields it maps, the parts of the rule it uses, and the CKAN URL of the link
- * back. Hashing the inputs instead of running the mapping keeps the scan cheap (rendering the notes'
- * Markdown for every dataset of every page was most of a full scan's CPU, bench/run.mjs) and is
- * exactly as blind to what the mapping ignores: extras (our DOI write-back), resources, timestamps,
- * and `version` (the mapped fingerprint leaves it out as version-specific). It is compared only
- * with the scanner's own previous fingerprint, never with the sync's; keep the field list in step
- * with the mapping ("v2" marks this scheme, so an older stored fingerprint reads as a change once).
+ * READS (`mappingInputs`, kept beside the mapping): the dataset fields it maps, the parts of the
+ * rule it uses, the CKAN URL of the link back. Hashing the inputs instead of running the mapping
+ * keeps the scan cheap (rendering the notes' Markdown for every dataset of every page was most of
+ * a full scan's CPU, bench/run.mjs) and is exactly as blind to what the mapping ignores: our own
+ * DOI write-back, resources, timestamps, and `version` (the mapped fingerprint leaves it out as
+ * version-specific). It is compared only with the scanner's own previous fingerprint, never with
+ * the sync's ("v3" marks this scheme, so an older stored fingerprint reads as a change once).
  */
-export function datasetMetadataFingerprint(dataset: CkanDataset, rule: Rule, ckanUrl: string): string {
-  const org = dataset.organization;
-  return digest([
-    'v2',
-    ckanUrl,
-    dataset.name,
-    dataset.title ?? null,
-    dataset.notes ?? null,
-    dataset.author ?? null,
-    dataset.maintainer ?? null,
-    org == null ? null : [org.title ?? null, org.name ?? null],
-    dataset.tags.map((t) => t.name),
-    dataset.license_id ?? null,
-    rule.name,
-    rule.zenodo,
-  ]);
+export function datasetMetadataFingerprint(dataset: CkanDataset, rule: Rule, options: MappingInputOptions): string {
+  return digest(['v3', ...mappingInputs(dataset, rule, options)]);
 }
 
-export function fingerprintDataset(dataset: CkanDataset, rule: Rule, ckanUrl: string): DatasetFingerprints {
+export type MappingInputOptions = Parameters<typeof mappingInputs>[2];
+
+export function fingerprintDataset(dataset: CkanDataset, rule: Rule, options: MappingInputOptions): DatasetFingerprints {
   // fromEntries defines own properties: a hostile resource id "__proto__" stays a plain key.
   const resources: ResourceFingerprints = Object.fromEntries(dataset.resources.map((r) => [r.id, resourceFingerprint(r)]));
-  return { metadata: datasetMetadataFingerprint(dataset, rule, ckanUrl), resources };
+  return { metadata: datasetMetadataFingerprint(dataset, rule, options), resources };
 }
 
 /** Resource ids added, changed and removed between two fingerprint sets (current order kept). */

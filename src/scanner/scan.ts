@@ -45,6 +45,7 @@ import type { Logger } from '../log.js';
 import type { Config } from '../config/types.js';
 import { enqueueSyncBatch, syncLeaseSeconds, type Boss, type SyncJobData } from '../queue/boss.js';
 import { selectDataset } from '../rules/select.js';
+import { ownExtras } from '../zenodo/metadata.js';
 import { compileFq } from '../rules/fq.js';
 import type { Rule, Rules } from '../rules/types.js';
 import type { CkanClient } from './ckan-client.js';
@@ -57,7 +58,7 @@ export interface ScanDeps {
   boss?: Boss;
   ckan: CkanClient;
   rules: Rules;
-  config: Pick<Config, 'ckan'>;
+  config: Pick<Config, 'ckan'> & { sync: Pick<Config['sync'], 'linkExtra' | 'metadataExtra'> };
   log: Logger;
   dryRun?: boolean;
   /** Test seam: runs after each committed page (0-based), while the next page is being fetched. */
@@ -257,7 +258,7 @@ async function handlePage(
         }
         continue;
       }
-      const fp = fingerprintDataset(dataset, rule, deps.ckan.baseUrl);
+      const fp = fingerprintDataset(dataset, rule, { ckanUrl: deps.ckan.baseUrl, ownExtras: ownExtras(deps.config.sync.linkExtra), overrideExtra: deps.config.sync.metadataExtra });
       const wasSelected = prev !== undefined && prev.rule !== null && !prev.gone;
       const diff = diffResources(prev?.resources ?? {}, fp.resources);
       const metadataChanged = prev?.metadataFingerprint !== fp.metadata;

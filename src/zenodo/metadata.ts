@@ -240,6 +240,43 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   return withOverride({ metadata, warnings, problems, license: licenseChoice }, dataset, opts.overrideExtra);
 }
 
+/** Extras the daemon writes back itself (src/sync/worker.ts write-back): never the dataset's own metadata. */
+export function ownExtras(linkExtra: string): string[] {
+  return [linkExtra, 'zenodo_version_doi', 'zenodo_record_url'];
+}
+
+/**
+ * Exactly the inputs `mapDatasetToZenodo` reads (except `version` and the date, which only make
+ * the version-specific fields), for the scanner's cheap change detection (src/scanner/fingerprint.ts):
+ * an edit that changes the mapped metadata always changes these; our own write-back (extras in
+ * `ownExtras`) and everything else the mapping ignores never does. Keep it beside the mapping,
+ * in step with it; test/scanner/fingerprint-property.test.ts checks the two agree.
+ */
+export function mappingInputs(dataset: CkanDatasetLike, rule: Rule, opts: Pick<MapOptions, 'ckanUrl' | 'ownExtras' | 'overrideExtra'>): unknown[] {
+  const own = new Set(opts.ownExtras ?? []);
+  const extraKeys = ['doi', 'identifier', ...(opts.overrideExtra === undefined ? [] : [opts.overrideExtra])].filter((k) => !own.has(k));
+  const extras = Array.isArray(dataset.extras)
+    ? (dataset.extras as unknown[]).filter((e) => e !== null && typeof e === 'object' && extraKeys.includes(String((e as { key?: unknown }).key)))
+    : null;
+  const top = extraKeys.map((k) => (dataset as unknown as Record<string, unknown>)[k] ?? null);
+  return [
+    opts.ckanUrl,
+    dataset.name,
+    dataset.title ?? null,
+    dataset.notes ?? null,
+    dataset.author ?? null,
+    dataset.maintainer ?? null,
+    dataset.organization ?? null,
+    dataset.tags ?? null,
+    dataset.license_id ?? null,
+    extras,
+    top,
+    rule.name,
+    rule.zenodo,
+    rule.when.tags ?? null,
+  ];
+}
+
 /**
  * The owners' overrides (a JSON extra, like GitHub's `.zenodo.json`) merged over the mapping.
  * An invalid override publishes nothing: the owner gets every problem with its path. A valid one

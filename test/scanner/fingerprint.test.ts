@@ -21,14 +21,14 @@ const URL_ = 'https://ckan.example';
 
 describe('fingerprints', () => {
   it('our own DOI write-back (an extra, a new metadata_modified) is not a change', () => {
-    const before = fingerprintDataset(dataset(), rule, URL_);
-    const after = fingerprintDataset(dataset({ extras: [{ key: 'zenodo_doi', value: '10.5281/zenodo.1' }], metadata_modified: '2025-02-01T00:00:00' }), rule, URL_);
+    const before = fingerprintDataset(dataset(), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
+    const after = fingerprintDataset(dataset({ extras: [{ key: 'zenodo_doi', value: '10.5281/zenodo.1' }], metadata_modified: '2025-02-01T00:00:00' }), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
     expect(after).toEqual(before);
   });
 
   it('a new title changes the metadata fingerprint only', () => {
-    const before = fingerprintDataset(dataset(), rule, URL_);
-    const after = fingerprintDataset(dataset({ title: 'New' }), rule, URL_);
+    const before = fingerprintDataset(dataset(), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
+    const after = fingerprintDataset(dataset({ title: 'New' }), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
     expect(after.metadata).not.toBe(before.metadata);
     expect(after.resources).toEqual(before.resources);
   });
@@ -41,10 +41,10 @@ describe('fingerprints', () => {
     ['metadata_modified', { metadata_modified: '2025-03-01T00:00:00' }],
     ['datastore flag', { datastore_active: true }],
   ])('a resource %s change is a changed resource', (_name, patch) => {
-    const before = fingerprintDataset(dataset(), rule, URL_);
+    const before = fingerprintDataset(dataset(), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
     const d = dataset();
     const raw = { ...d, resources: [{ ...d.resources[0], ...patch }, d.resources[1]] };
-    const after = fingerprintDataset(dataset(raw), rule, URL_);
+    const after = fingerprintDataset(dataset(raw), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
     expect(diffResources(before.resources, after.resources)).toEqual({ added: [], changed: ['r1'], removed: [] });
   });
 
@@ -53,7 +53,7 @@ describe('fingerprints', () => {
   });
 
   it('a resource id "__proto__" is an ordinary key', () => {
-    const fp = fingerprintDataset(dataset({ resources: [{ id: '__proto__', url: 'http://x' }] }), rule, URL_);
+    const fp = fingerprintDataset(dataset({ resources: [{ id: '__proto__', url: 'http://x' }] }), rule, { ckanUrl: URL_, ownExtras: ['zenodo_doi', 'zenodo_version_doi', 'zenodo_record_url'], overrideExtra: 'zenodo_metadata' });
     expect(Object.keys(fp.resources)).toEqual(['__proto__']);
     expect(diffResources({}, fp.resources).added).toEqual(['__proto__']);
   });

@@ -77,7 +77,7 @@ it('survives kill -9 between two pages', async () => {
   try {
     const report = await runScan({
       db: { pool: tdb.pool }, boss: queue.boss, ckan, rules, log,
-      config: { ckan: { url: emulator.url, apiToken: 'ckan-test-token', pageSize: 7, scanOverlapMs: 1000, timeoutMs: 10_000 } },
+      config: { ckan: { url: emulator.url, apiToken: 'ckan-test-token', pageSize: 7, scanOverlapMs: 1000, timeoutMs: 10_000 }, sync: { linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata' } },
     });
     expect(report.status).toBe('done');
     expect(report.enqueued).toBe(tagged.length - before.size);

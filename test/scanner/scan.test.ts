@@ -54,7 +54,7 @@ async function world(): Promise<World> {
       boss: queue.boss,
       ckan,
       rules,
-      config: { ckan: { url: emulator.url, apiToken: 'ckan-test-token', pageSize, scanOverlapMs: 1000, timeoutMs: 10_000 } },
+      config: { ckan: { url: emulator.url, apiToken: 'ckan-test-token', pageSize, scanOverlapMs: 1000, timeoutMs: 10_000 }, sync: { linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata' } },
       log,
       ...extra,
     }),

@@ -87,7 +87,7 @@ describe('hostile CKAN payloads', () => {
         for (const bad of page!.malformed) expect(bad.reason.length).toBeGreaterThan(0);
         for (const dataset of page!.datasets) {
           const rule = matchRule(rules, dataset);
-          if (rule) fingerprintDataset(dataset, rule, 'https://ckan.example.org');
+          if (rule) fingerprintDataset(dataset, rule, { ckanUrl: 'https://ckan.example.org', ownExtras: ['zenodo_doi'], overrideExtra: 'zenodo_metadata' });
         }
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       }),
