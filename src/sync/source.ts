@@ -360,8 +360,9 @@ export async function cleanSpool(spoolDir: string, log: Logger, now: number = Da
   try {
     names = await readdir(spoolDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
+    // Downloads that need the spool will say what is wrong with it; the others still work.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ spoolDir, err: error }, 'cannot read the spool folder to remove files left by stopped processes');
+    return 0;
   }
   let removed = 0;
   let bytes = 0;
@@ -457,7 +458,8 @@ export async function openSource(url: string, opts: SourceOptions, signal?: Abor
     if (isAppError(error)) throw error;
     throw new AppError('DOWNLOAD_FAILED', `the download of ${what} broke off: ${(error as Error).message}`, { retryable: true, cause: error });
   }
-  const { size } = await stat(path);
+  // Counted, not stat'ed: the bytes written are the ones that passed the guard.
+  const size = guard.received();
   const body = createReadStream(path);
   return {
     body,
