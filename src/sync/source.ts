@@ -475,18 +475,33 @@ export async function openSource(url: string, opts: SourceOptions, signal?: Abor
 /**
  * openSource for the planned files of syncs. All attempts at one planned file within one sync
  * share one deadline (the Zenodo client reopens the source for each upload attempt): a slow
- * download never holds a sync slot past `[sync] download_timeout_seconds`. The next sync of the
- * dataset (a new plan) starts a new deadline.
+ * download never holds a sync slot past `[sync] download_timeout_seconds`. A file cut for being
+ * below the minimum rate is not downloaded again in the same sync (the client would try again at
+ * once, holding the slot for another window each time): its error is repeated, and the queue
+ * retries the sync later. The next sync of the dataset (a new plan) starts afresh.
  */
 export function createSourceOpener(base: Omit<SourceOptions, 'maxBytes' | 'declaredSize' | 'startedAt'>): (file: PlannedFile, signal?: AbortSignal) => Promise<OpenedSource> {
   const started = new WeakMap<PlannedFile, number>();
-  return (file, signal) => {
+  const tooSlow = new WeakMap<PlannedFile, AppError>();
+  return async (file, signal) => {
+    const earlier = tooSlow.get(file);
+    if (earlier) throw earlier;
     let startedAt = started.get(file);
     if (startedAt === undefined) {
       startedAt = Date.now();
       started.set(file, startedAt);
     }
-    return openSource(file.source.url, { ...base, maxBytes: file.maxBytes, declaredSize: file.size, startedAt }, signal);
+    const note = (error: unknown): void => {
+      if (isAppError(error) && error.details?.limit === 'download_min_rate') tooSlow.set(file, error);
+    };
+    try {
+      const source = await openSource(file.source.url, { ...base, maxBytes: file.maxBytes, declaredSize: file.size, startedAt }, signal);
+      source.body.once('error', note);
+      return source;
+    } catch (error) {
+      note(error);
+      throw error;
+    }
   };
 }
 

@@ -5,7 +5,9 @@
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
@@ -19,7 +21,14 @@ let hostileUrl: string;
 let sent = 0;
 
 beforeAll(async () => {
-  hostile = createServer((_req, res) => {
+  hostile = createServer((req, res) => {
+    if (req.url === '/slow.csv') {
+      // Announces its length, so it is streamed to Zenodo as it arrives, then sends 1 byte/s.
+      res.writeHead(200, { 'content-length': '100000' });
+      const timer = setInterval(() => res.write('x'), 1000);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/csv' }); // chunked: no length to check up front
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const pump = (): void => {
@@ -32,7 +41,13 @@ beforeAll(async () => {
   hostile.listen(0, '127.0.0.1');
   await once(hostile, 'listening');
   hostileUrl = `http://127.0.0.1:${(hostile.address() as { port: number }).port}/data.csv`;
-  stack = await startStack();
+  // Small rate limits so that a 1 byte/s server is cut within seconds.
+  stack = await startStack({ config: { sync: { downloadMinRate: 1000, downloadMinRateWindowMs: 1000 } } });
+  // Left behind by a process killed mid-download: a dead pid, and one untouched for an hour.
+  await writeFile(join(stack.spoolDir, `spool-00000000-${spawnSync(process.execPath, ['-e', '']).pid}-abc-00000000-0000-4000-8000-000000000001`), 'x'.repeat(1000));
+  await writeFile(join(stack.spoolDir, 'spool-8d4e1c2a-3b5f-4c6d-9e7f-0a1b2c3d4e5f'), 'x'.repeat(1000));
+  const old = new Date(Date.now() - 3600_000);
+  for (const f of await readdir(stack.spoolDir)) if (f.startsWith('spool-')) await utimes(join(stack.spoolDir, f), old, old);
   stack.rules = { file: 'rules.yaml', rules: [makeRule({ resources: { formats: [], maxSize: 10 ** 6, datastore: 'csv' } })] };
   daemon = await startDaemon({ config: stack.config, rules: stack.rules, log: silentLogger(), mode: 'worker', workers: false, schedule: false, http: false });
 });
@@ -42,6 +57,10 @@ afterAll(async () => {
   await stack?.close();
   hostile?.closeAllConnections();
   hostile?.close();
+});
+
+test('the daemon removes spool files of stopped processes when it starts', async () => {
+  expect((await readdir(stack.spoolDir)).filter((f) => f.startsWith('spool-'))).toEqual([]);
 });
 
 test('a resource sending 3 MB where CKAN declares 100 bytes (max_size 1 MB) is refused and nothing is published', async () => {
@@ -64,4 +83,20 @@ test('a resource sending 3 MB where CKAN declares 100 bytes (max_size 1 MB) is r
   );
   expect(rows.map((r) => r.recipient).sort()).toEqual(['admin@portal.test', 'lying-source@owners.test']);
   for (const row of rows) expect(row).toMatchObject({ kind: 'failure', payload: { error: { code: 'DOWNLOAD_REFUSED', message: expect.stringContaining('CKAN declares') as string } } });
+});
+
+test('a resource streamed straight to Zenodo at 1 byte/s is cut by the minimum rate and the sync is retried later', async () => {
+  const dataset = taggedDataset('slow-source', [100_000]);
+  const resources = dataset.resources as Record<string, unknown>[];
+  resources[0] = { ...resources[0], url_type: null, url: hostileUrl.replace('/data.csv', '/slow.csv'), size: null };
+  stack.ckan.addDataset(dataset);
+
+  const error = await daemon.syncNow('slow-source').then(
+    (outcome) => outcome,
+    (e: unknown) => e,
+  );
+  expect(error).toMatchObject({ code: 'DOWNLOAD_FAILED', retryable: true, details: { limit: 'download_min_rate' } });
+  expect((error as Error).message).toMatch(/slow\.csv was stopped: it averaged .* below the minimum of 1\.00 kB\/s \(\[sync\] download_min_rate/);
+  expect(stack.zenodo.state.records).toEqual([]);
+  expect(stack.zenodo.state.buckets.flatMap((b) => b.files)).toEqual([]);
 });

@@ -35,6 +35,8 @@ let spoolDir: string;
 const routes = new Map<string, Handler>();
 /** Per path: settles when the server's last response closes; true when it closed before it ended (the download was stopped). */
 const cut = new Map<string, Promise<boolean>>();
+/** Per path: requests served. */
+const servedCount = new Map<string, number>();
 /** Released by a test to let a held response finish. */
 let release: () => void = () => undefined;
 
@@ -101,6 +103,7 @@ routes.set('/loop-b', (_req, res) => res.writeHead(302, { location: '/loop-a' })
 beforeAll(async () => {
   server = createServer((req, res) => {
     const path = req.url ?? '';
+    servedCount.set(path, (servedCount.get(path) ?? 0) + 1);
     cut.set(path, new Promise((resolve) => res.on('close', () => resolve(!res.writableEnded))));
     const handler = routes.get(path);
     if (handler) handler(req, res);
@@ -191,6 +194,21 @@ describe('time limits', () => {
     // Another planned file (the next sync's plan) has its own deadline.
     const small = await open({ ...file, source: { kind: 'download', url: `${base}/small` } });
     expect(await text(small.body)).toBe('hello');
+  });
+
+  test('a file cut for slowness is not downloaded again in the same sync: the retry comes later, from the queue', async () => {
+    const open = createSourceOpener(options());
+    const file: PlannedFile = { resourceId: 'r', filename: 'f.csv', action: 'add', source: { kind: 'download', url: `${base}/slow-with-length` }, size: null, fingerprint: 'x' };
+    const first = await open(file).then(async (s) => text(s.body)).catch((e: unknown) => e);
+    expect(first).toMatchObject({ code: 'DOWNLOAD_FAILED', retryable: true, details: { limit: 'download_min_rate' } });
+    const served = servedCount.get('/slow-with-length');
+    const second = await open(file).catch((e: unknown) => e);
+    expect(second).toBe(first);
+    expect(servedCount.get('/slow-with-length')).toBe(served); // no new request to the slow server
+    // The same resource in the next sync (a new plan) is downloaded again.
+    const next = await open({ ...file }).then(async (s) => text(s.body)).catch((e: unknown) => e);
+    expect(next).toMatchObject({ details: { limit: 'download_min_rate' } });
+    expect(servedCount.get('/slow-with-length')).toBe(served! + 1);
   });
 });
 
