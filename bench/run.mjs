@@ -176,7 +176,7 @@ function config({ ckanUrl, zenodoUrl, databaseUrl, smtpUrl, spoolDir, concurrenc
     zenodo: { url: zenodoUrl, token: 'test-token', timeoutMs: 120_000 },
     database: { url: databaseUrl, dataDir: join(spoolDir, 'pg'), embeddedPort: 5433 },
     schedule: { scan: '0 0 1 1 *', reconcile: '0 0 1 1 *', timezone: 'UTC' },
-    sync: { concurrency, writeBack: false, spoolDir, allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 30_000 },
+    sync: { concurrency, writeBack: false, spoolDir, allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 30_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
     mail: { smtpUrl, from: 'Archive <archive@portal.test>', admin: 'admin@portal.test', templatesDir: undefined, connections: 4 },
     http: { listen: '127.0.0.1:0', token: 'http-test-token', publicStatus: false },
     log: { level: 'silent' },

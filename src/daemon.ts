@@ -22,7 +22,7 @@ import { selectDataset } from './rules/select.js';
 import { createMailer } from './notify/mailer.js';
 import { createNotifyWorker, type NotifyWorker } from './notify/notify-worker.js';
 import { ownerDirectoryFromCkan } from './notify/recipients.js';
-import { createDownloadDispatcher, openSource } from './sync/source.js';
+import { cleanSpool, createDownloadDispatcher, createSourceOpener, createSpoolBudget } from './sync/source.js';
 import { createMailBuilder } from './sync/mails.js';
 import { ckanPort } from './sync/ckan-port.js';
 import { createSyncRunner, type SyncRunner } from './sync/job.js';
@@ -171,6 +171,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const policy = { allowedHosts: config.sync.allowedHosts };
     const downloads = createDownloadDispatcher(policy, config.ckan.timeoutMs);
     release.add('download dispatcher', () => downloads.close());
+    await cleanSpool(config.sync.spoolDir, log);
 
     const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
     const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections });
@@ -186,10 +187,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return { metadata: { ...metadata }, fingerprint: metadataFingerprint(metadata), warnings, problems, license: license.explanation };
       },
       fingerprintResource: (r: CkanResource) => resourceFingerprint(r),
-      openSource: async (file) => {
-        const opened = await openSource(file.source.url, { ckanUrl: config.ckan.url, ckanToken: config.ckan.apiToken, policy, spoolDir: config.sync.spoolDir, userAgent: agent, timeoutMs: config.ckan.timeoutMs, dispatcher: downloads });
-        return opened;
-      },
+      openSource: createSourceOpener({
+        ckanUrl: config.ckan.url, ckanToken: config.ckan.apiToken, policy, spoolDir: config.sync.spoolDir, userAgent: agent, timeoutMs: config.ckan.timeoutMs, dispatcher: downloads,
+        limits: { timeoutMs: config.sync.downloadTimeoutMs, minRate: config.sync.downloadMinRate, minRateWindowMs: config.sync.downloadMinRateWindowMs },
+        spool: createSpoolBudget(config.sync.spoolMaxBytes),
+      }),
       mails: createMailBuilder({
         ckanUrl: config.ckan.url,
         admin: config.mail.admin,

@@ -14,6 +14,7 @@ import ini from 'ini';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { parseSize } from '../rules/schema.js';
 import { oneLine, quote as show, word } from './problem-text.js';
 import { suggest } from './suggest.js';
 import type { Config, ConfigProblem } from './types.js';
@@ -45,6 +46,14 @@ function validHost(host: string): boolean {
   return HOST.test(host) || isIP(host) !== 0;
 }
 
+function formatSize(bytes: number): string {
+  if (bytes === 0) return '0';
+  for (const [unit, factor] of [['TB', 1e12], ['GB', 1e9], ['MB', 1e6], ['kB', 1e3]] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
 // Each kind parses the trimmed, non-empty text of one setting. Messages say what is wrong and
 // what is allowed; the caller adds `FILE:LINE section.key:`.
 const kinds = {
@@ -66,6 +75,16 @@ const kinds = {
           .min(min, { error: (i) => `${String(i.input)} is out of range (allowed: ${min}..${max})` })
           .max(max, { error: (i) => `${String(i.input)} is out of range (allowed: ${min}..${max})` }),
       ),
+  /** Bytes, written as in rules.yaml (`20GB`, `500 MB`, `1.5GiB`, `1024`); `per` adds a unit such as "/s". */
+  size: (min: number, max: number, per = '') =>
+    z.string().transform((v, ctx) => {
+      const bare = per !== '' && v.toLowerCase().endsWith(per) ? v.slice(0, -per.length) : v;
+      const bytes = parseSize(bare);
+      const allowed = `allowed: ${formatSize(min)}${per}..${formatSize(max)}${per}, e.g. 10kB${per}, 500MB${per}, 20GB${per}; kB = 1000 bytes, KiB = 1024`;
+      if (bytes === undefined) ctx.addIssue({ code: 'custom', message: `${show(v)} is not a size (${allowed})` });
+      else if (bytes < min || bytes > max) ctx.addIssue({ code: 'custom', message: `${show(v)} is out of range (${allowed})` });
+      return bytes ?? z.NEVER;
+    }),
   bool: () =>
     z
       .string()
@@ -164,6 +183,14 @@ export const SETTINGS = {
     metadata_extra: key(kinds.text(), { default: 'zenodo_metadata' }),
     max_attempts: key(kinds.int(1, 100), { default: '8' }),
     drain_timeout_seconds: key(kinds.int(1, 86_400), { default: '60' }),
+    // One download may take this long at most (24 h: Zenodo's largest file, 50 GB, at ~600 kB/s).
+    download_timeout_seconds: key(kinds.int(10, 2_000_000), { default: '86400' }),
+    // A download slower than this on average over download_min_rate_seconds is cut; 0 disables.
+    download_min_rate: key(kinds.size(0, 10 ** 9, '/s'), { default: '10kB/s' }),
+    download_min_rate_seconds: key(kinds.int(1, 3600), { default: '60' }),
+    // Spool files of this process's concurrent downloads together; the disk also holds the
+    // embedded database.
+    spool_max: key(kinds.size(10 ** 6, 10 ** 15), { default: '20GB' }),
   },
   mail: {
     smtp_url: key(kinds.smtpUrl(), { secret: true }),
@@ -500,6 +527,10 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       metadataExtra: v.sync.metadata_extra!,
       maxAttempts: v.sync.max_attempts!,
       drainTimeoutMs: v.sync.drain_timeout_seconds! * 1000,
+      downloadTimeoutMs: v.sync.download_timeout_seconds! * 1000,
+      downloadMinRate: v.sync.download_min_rate!,
+      downloadMinRateWindowMs: v.sync.download_min_rate_seconds! * 1000,
+      spoolMaxBytes: v.sync.spool_max!,
     },
     mail: { smtpUrl: v.mail.smtp_url, from: v.mail.from!, admin: v.mail.admin, templatesDir: v.mail.templates, connections: v.mail.connections! },
     http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status! },

@@ -38,6 +38,10 @@ export interface Config {
     metadataExtra: string; // CKAN extra with the owner's Zenodo metadata overrides (JSON), default "zenodo_metadata"
     maxAttempts: number; // default 8
     drainTimeoutMs: number; // default 60 s
+    downloadTimeoutMs: number; // one download, start to last byte; default 24 h
+    downloadMinRate: number; // bytes/s averaged over downloadMinRateWindowMs, 0 = none; default 10 kB/s
+    downloadMinRateWindowMs: number; // default 60 s
+    spoolMaxBytes: number; // all spool files of this process together; default 20 GB
   };
   mail: {
     smtpUrl: string | undefined; // undefined → mails logged, not sent

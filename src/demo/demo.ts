@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       zenodo: { url: zenodo.url, token: ZENODO_TOKEN, timeoutMs: 30_000 },
       database: { url: undefined, dataDir: join(work, 'pg'), embeddedPort: await freePort() },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
-      sync: { concurrency: 4, writeBack: true, spoolDir: join(work, 'spool'), allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 5, drainTimeoutMs: 20_000 },
+      sync: { concurrency: 4, writeBack: true, spoolDir: join(work, 'spool'), allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 5, drainTimeoutMs: 20_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
       mail: { smtpUrl: smtp.url, from: 'Data archive <archive@portal.example>', admin: 'archive-admin@portal.example', templatesDir: undefined, connections: 4 },
       http: { listen: `127.0.0.1:${options.serve ? (options.port ?? 8080) : 0}`, token: HTTP_TOKEN, publicStatus: true },
       log: { level: 'warn' },

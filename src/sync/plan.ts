@@ -57,6 +57,8 @@ export interface PlannedFile {
   /** Size announced by CKAN; null when unknown (links, DataStore exports). */
   size: number | null;
   fingerprint: string;
+  /** The rule's resources.max_size, enforced while downloading. Absent in plans stored before it. */
+  maxBytes?: number;
 }
 
 export interface SkippedResource {
@@ -176,7 +178,7 @@ export function planSync(input: PlanInput): Plan {
     else if (previous.fingerprint !== null && previous.fingerprint === fingerprint && previous.resourceId === r.id) action = 'keep';
     else action = 'replace'; // unknown provenance: upload; an identical md5 makes the version "unchanged" later
     const size = typeof r.size === 'number' && r.size >= 0 && r.kind === 'download' ? r.size : null;
-    return { resourceId: r.id, filename, action, source: { kind: r.kind, url: r.url }, size, fingerprint };
+    return { resourceId: r.id, filename, action, source: { kind: r.kind, url: r.url }, size, fingerprint, maxBytes: input.rule.resources.maxSize };
   });
 
   const planned = new Set(files.map((f) => f.filename.toLowerCase()));

@@ -83,13 +83,18 @@ export function checkUrl(raw: string, policy: HostPolicy): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new AppError('SSRF_REFUSED', `the resource URL "${raw.slice(0, 200)}" is not a valid URL`);
+    // Never echo credentials, even of a URL too broken to parse them out.
+    const shown = raw.slice(0, 200).replace(/\/\/[^/@\s]*@/, '//…@');
+    throw new AppError('SSRF_REFUSED', `the resource URL "${shown}" is not a valid URL; fix it in CKAN`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError('SSRF_REFUSED', `the resource URL uses the ${url.protocol.replace(':', '')}: scheme; only http and https downloads are allowed`);
+    throw new AppError('SSRF_REFUSED', `the resource URL uses the ${url.protocol.replace(':', '')}: scheme; only http and https downloads are allowed (fix the resource URL in CKAN)`);
   }
   if (url.username || url.password) {
-    throw new AppError('SSRF_REFUSED', `the resource URL for host ${url.hostname} carries credentials; remove them from the URL in CKAN`);
+    throw new AppError(
+      'SSRF_REFUSED',
+      `the resource URL for host ${url.hostname} carries credentials, which would end up in logs and mails: remove them from the URL in CKAN. A private CKAN resource needs none (the daemon sends the CKAN API token, [ckan] api_token); a file on another server must be downloadable without them, e.g. from an internal host listed in [sync] allowed_hosts`,
+    );
   }
   const host = normaliseHost(url.hostname);
   if (isIP(host) !== 0 && !isPublicAddress(host) && !isAllowListed(url, policy)) {

@@ -37,7 +37,7 @@ describe('valid settings', () => {
       zenodo: { url: 'https://zenodo.org', token: undefined, timeoutMs: 60_000 },
       database: { url: undefined, dataDir: join(dir, 'db'), embeddedPort: 5433 },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
-      sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 60_000 },
+      sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 60_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
       mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4 },
       http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false },
       log: { level: 'info' },
@@ -81,6 +81,16 @@ level = debug
     expect(config?.sync.writeBack).toBe(value);
   });
 
+  it('reads download limits and the spool cap as sizes and rates', async () => {
+    const { config } = await load(`${URL_LINE}[sync]\ndownload_timeout_seconds = 3600\ndownload_min_rate = 1.5 MB/s\ndownload_min_rate_seconds = 30\nspool_max = 2GiB\n`);
+    expect(config?.sync).toMatchObject({ downloadTimeoutMs: 3_600_000, downloadMinRate: 1_500_000, downloadMinRateWindowMs: 30_000, spoolMaxBytes: 2 * 2 ** 30 });
+  });
+
+  it('a minimum rate of 0 switches the rate check off; the environment overrides the file', async () => {
+    const { config } = await load(`${URL_LINE}[sync]\ndownload_min_rate = 0\nspool_max = 5GB\n`, { CKAN_ZENODO_SYNC_SPOOL_MAX: '100MB' });
+    expect(config?.sync).toMatchObject({ downloadMinRate: 0, spoolMaxBytes: 100_000_000 });
+  });
+
   it('treats an empty value as unset (the example file leaves tokens empty)', async () => {
     const { config } = await load(`${URL_LINE}api_token =\n[sync]\nconcurrency =\n`);
     expect(config?.ckan.apiToken).toBeUndefined();
@@ -117,6 +127,10 @@ const fileErrors: [string, string, string, RegExp][] = [
   ['listen without port', `${URL_LINE}[http]\nlisten = localhost\n`, 'settings.ini:4 http.listen:', /^"localhost" is not host:port/],
   ['listen port out of range', `${URL_LINE}[http]\nlisten = 127.0.0.1:70000\n`, 'settings.ini:4 http.listen:', /is not host:port/],
   ['bad allowed host', `${URL_LINE}[sync]\nallowed_hosts = ok.example, bad host\n`, 'settings.ini:4 sync.allowed_hosts:', /^"bad host" is not a host name/],
+  ['spool_max not a size', `${URL_LINE}[sync]\nspool_max = lots\n`, 'settings.ini:4 sync.spool_max:', /^"lots" is not a size \(allowed: 1MB\.\.1000TB, e\.g\. 10kB, 500MB, 20GB; kB = 1000 bytes, KiB = 1024\)$/],
+  ['spool_max too small', `${URL_LINE}[sync]\nspool_max = 10kB\n`, 'settings.ini:4 sync.spool_max:', /^"10kB" is out of range \(allowed: 1MB\.\./],
+  ['min rate in another unit', `${URL_LINE}[sync]\ndownload_min_rate = 10 kB/min\n`, 'settings.ini:4 sync.download_min_rate:', /^"10 kB\/min" is not a size \(allowed: 0\/s\.\.1GB\/s, e\.g\. 10kB\/s/],
+  ['download timeout too short', `${URL_LINE}[sync]\ndownload_timeout_seconds = 5\n`, 'settings.ini:4 sync.download_timeout_seconds:', /^5 is out of range \(allowed: 10\.\.2000000\)$/],
   ['unknown log level', `${URL_LINE}[log]\nlevel = loud\n`, 'settings.ini:4 log.level:', /^"loud" is not a log level \(allowed: fatal, error, warn, info, debug, trace, silent\)$/],
   ['no SMTP connection', `${URL_LINE}[mail]\nconnections = 0\n`, 'settings.ini:4 mail.connections:', /^0 is out of range \(allowed: 1\.\.32\)$/],
   ['bad admin address', `${URL_LINE}[mail]\nadmin = bob\n`, 'settings.ini:4 mail.admin:', /is not an e-mail address/],

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createDownloadDispatcher, openSource, type SourceOptions } from '../../src/sync/source.js';
+import { createDownloadDispatcher, createSpoolBudget, openSource, type SourceOptions } from '../../src/sync/source.js';
 import { checkUrl, guardedLookup, isPublicAddress } from '../../src/sync/url-guard.js';
 import { isAppError } from '../../src/errors.js';
 
@@ -30,7 +30,10 @@ const TOKEN = 'ckan-secret-token-123';
 
 function options(allowedHosts: string[] = ['127.0.0.1', '127.0.0.2']): SourceOptions {
   const policy = { allowedHosts };
-  return { ckanUrl: ckan.url, ckanToken: TOKEN, policy, spoolDir, userAgent: 'test', timeoutMs: 5000, dispatcher: createDownloadDispatcher(policy, 5000) };
+  return {
+    ckanUrl: ckan.url, ckanToken: TOKEN, policy, spoolDir, userAgent: 'test', timeoutMs: 5000, dispatcher: createDownloadDispatcher(policy, 5000),
+    limits: { timeoutMs: 60_000, minRate: 0, minRateWindowMs: 60_000 }, spool: createSpoolBudget(10 ** 9),
+  };
 }
 
 beforeAll(async () => {
