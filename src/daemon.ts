@@ -22,7 +22,7 @@ import { selectDataset } from './rules/select.js';
 import { createMailer } from './notify/mailer.js';
 import { createNotifyWorker, type NotifyWorker } from './notify/notify-worker.js';
 import { ownerDirectoryFromCkan } from './notify/recipients.js';
-import { cleanSpool, createDownloadDispatcher, createSourceOpener, createSpoolBudget } from './sync/source.js';
+import { cleanSpool, createDownloadDispatcher, createSourceOpener, createSpoolBudget, preflightResource } from './sync/source.js';
 import { createMailBuilder } from './sync/mails.js';
 import { ckanPort } from './sync/ckan-port.js';
 import { createSyncRunner, type SyncRunner } from './sync/job.js';
@@ -187,6 +187,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return { metadata: { ...metadata }, fingerprint: metadataFingerprint(metadata), warnings, problems, license: license.explanation };
       },
       fingerprintResource: (r: CkanResource) => resourceFingerprint(r),
+      preflight: (url) => preflightResource(url, { policy }),
       openSource: createSourceOpener({
         ckanUrl: config.ckan.url, ckanToken: config.ckan.apiToken, policy, spoolDir: config.sync.spoolDir, userAgent: agent, timeoutMs: config.ckan.timeoutMs, dispatcher: downloads,
         limits: { timeoutMs: config.sync.downloadTimeoutMs, minRate: config.sync.downloadMinRate, minRateWindowMs: config.sync.downloadMinRateWindowMs },

@@ -43,6 +43,11 @@ export interface SyncDeps {
   mapMetadata(dataset: CkanDataset, rule: Rule): MappedMetadata;
   fingerprintResource(resource: CkanResource): string;
   openSource(file: PlannedFile): Promise<OpenedSource>;
+  /**
+   * Everything knowable about a resource URL without Zenodo and without downloading (scheme,
+   * credentials in the URL, SSRF): an error here stops the sync before a draft is opened.
+   */
+  preflight(url: string): Promise<AppError | undefined>;
   /** Outbox rows (owners, admin) for a mail; resolved recipients, rendered later by the notifier. */
   mails(context: MailContext): Promise<OutboxRow[]>;
   ckanUrl: string;
@@ -221,6 +226,23 @@ async function step(deps: SyncDeps, run: SyncRun, state: SyncRun['state'], patch
   await deps.onStep?.(state, run);
 }
 
+/**
+ * Checks before drafts: a resource that can never be downloaded must not leave a draft behind
+ * (and another one at each new attempt). Every refused file is named at once.
+ */
+async function preflightFiles(deps: SyncDeps, run: SyncRun): Promise<void> {
+  const refused: AppError[] = [];
+  for (const file of run.plan.files) {
+    if (file.action === 'keep' || file.source.kind !== 'download') continue;
+    const error = await deps.preflight(file.source.url);
+    if (error) refused.push(error);
+  }
+  const first = refused[0];
+  if (first === undefined) return;
+  if (refused.length === 1) throw first;
+  throw new AppError(first.code, `${refused.length} resources cannot be downloaded: ${refused.map((e) => e.message).join('; ')}`, { retryable: refused.every((e) => e.retryable), details: { refused: refused.map((e) => ({ code: e.code, message: e.message })) } });
+}
+
 /** Opens (or finds again) the draft this sync works on. Non-idempotent calls check state first. */
 async function openDraft(deps: SyncDeps, run: SyncRun): Promise<ZDeposition> {
   const { plan: p } = run;
@@ -348,6 +370,7 @@ async function publishAndRecord(deps: SyncDeps, run: SyncRun, draftId: number, d
 async function execute(deps: SyncDeps, run: SyncRun, dataset: CkanDataset | undefined, rule: Rule | undefined): Promise<SyncOutcome> {
   let draft: ZDeposition | undefined;
   if (run.state === 'planned') {
+    await preflightFiles(deps, run);
     draft = await openDraft(deps, run);
     await step(deps, run, 'draft_open', { draftId: draft.id }, { depositionId: draft.id });
   }
