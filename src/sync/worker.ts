@@ -320,6 +320,8 @@ async function syncFiles(deps: SyncDeps, run: SyncRun, draft: ZDeposition): Prom
     }
   }
   if (anyEmpty && (await deps.zenodo.listFiles(draft.id)).length === 0) {
+    // A first draft with nothing in it is litter in the owner's Zenodo account.
+    if (p.conceptRecid === null) await deps.zenodo.discard(draft.id);
     throw new AppError('NO_FILES', 'no resource of the dataset can be archived: every file to archive is empty (0 bytes), and Zenodo refuses a record without files');
   }
 }
