@@ -24,6 +24,7 @@ export const checkConfigCommand: Command = {
 
 Reads the settings (file and environment) and the rules, and prints every problem of both, one
 per line as FILE:LINE path: what is wrong (what is allowed). Exit code 0 when valid, 1 if not.
+Warnings (secrets in files other users can read) are printed as "warning: ..." and do not fail.
 
 Options:
 ${settingsUsage}
@@ -36,6 +37,7 @@ Example:
     const rulesPath = typeof ctx.values.rules === 'string' ? ctx.values.rules : 'rules.yaml';
     const [settings, rules] = await Promise.all([loadSettings({ path: settingsPath, env: ctx.io.env }), loadRules(rulesPath)]);
     const problems = [...settings.problems, ...rules.problems];
+    for (const warning of settings.warnings) print(ctx.io.stderr, `warning: ${formatProblem(warning)}`);
     if (problems.length > 0 || !settings.config || !rules.rules) {
       for (const problem of problems) print(ctx.io.stderr, formatProblem(problem));
       print(ctx.io.stderr, `${problems.length} problem${problems.length === 1 ? '' : 's'} found; nothing was started.`);

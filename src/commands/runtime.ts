@@ -43,5 +43,6 @@ export async function loadRuntime(ctx: CommandContext, opts: { needRules?: boole
   const log = opts.logLevel
     ? createLogger({ level: quiet ? opts.logLevel : config.log.level, secrets, pretty: false, destination: ctx.io.stderr as unknown as DestinationStream })
     : createLogger({ level: config.log.level, secrets });
+  for (const warning of settings.warnings) log.warn({ setting: warning.path }, `settings: ${formatProblem(warning)}`);
   return { config, rules: rules.rules, log };
 }
