@@ -37,6 +37,7 @@ import { zenodoPort } from './sync/zenodo-port.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { startHttpServer } from './http/server.js';
 import { createStatusQueries } from './db/status-queries.js';
+import { createSessionQueries } from './db/session-queries.js';
 
 export type DaemonMode = 'run' | 'worker';
 
@@ -297,12 +298,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (options.mode === 'run' && options.http !== false) {
       const http = await startHttpServer({
         status: createStatusQueries(db.pool),
+        sessions: createSessionQueries(db.pool),
         triggerSync: async (idOrName) => {
           const result = await triggerSync(idOrName, 'manual');
           return { queued: result.queued, ...(result.jobId ? { jobId: result.jobId } : {}) };
         },
         metrics: () => Promise.resolve(metrics.snapshot()),
-        config: { listen: config.http.listen, token: config.http.token, publicStatus: config.http.publicStatus, ckanUrl: config.ckan.url, scanCron: config.schedule.scan, scanTimezone: config.schedule.timezone },
+        config: { listen: config.http.listen, token: config.http.token, publicStatus: config.http.publicStatus, trustProxy: config.http.trustProxy, ckanUrl: config.ckan.url, scanCron: config.schedule.scan, scanTimezone: config.schedule.timezone },
         log,
       });
       httpUrl = http.url;
