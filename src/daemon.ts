@@ -171,7 +171,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release.add('download dispatcher', () => downloads.close());
 
     const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
-    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections });
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections, allowPlaintextAuth: config.mail.allowPlaintextAuth });
     release.add('mailer', () => mailer.close());
 
     const syncDeps: SyncDeps = {
