@@ -1,20 +1,13 @@
 import { formatProblem } from '../config/types.js';
 import { loadSettings } from '../config/settings.js';
 import { loadRules } from '../rules/load.js';
-import { redactText } from '../log.js';
+import { redactUrl } from '../log.js';
 import { print, type Command } from './command.js';
 import { settingsOptions, settingsUsage } from './runtime.js';
 
-/** A database URL for display: the password (in the authority or the query) replaced by ***. */
+/** A database or SMTP URL for display: the password (in the authority or the query) replaced by ***. */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    for (const name of ['password', 'sslpassword']) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
-    return u.toString();
-  } catch {
-    return redactText(url);
-  }
+  return redactUrl(url);
 }
 
 export const checkConfigCommand: Command = {

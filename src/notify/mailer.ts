@@ -16,7 +16,7 @@ import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { parseConnectionUrl } from 'nodemailer/lib/shared/index.js';
 import { AppError } from '../errors.js';
-import { redactText, type Logger } from '../log.js';
+import { connectionSecrets, redactText, type Logger } from '../log.js';
 import { isValidAddress } from './recipients.js';
 import { oneLine } from './render.js';
 
@@ -108,20 +108,11 @@ export function classifySmtpError(error: unknown, secrets: readonly string[] = [
   return new AppError('MAIL_UNAVAILABLE', `the mail server could not take the mail: ${message}`, { retryable: true, cause: error, details });
 }
 
-function smtpPassword(smtpUrl: string): string[] {
-  try {
-    const url = new URL(smtpUrl);
-    return url.password === '' ? [] : [decodeURIComponent(url.password)];
-  } catch {
-    return [];
-  }
-}
-
 export function createMailer(options: MailerOptions): Mailer {
   const from = parseFrom(options.from);
   const fromDomain = from.address.slice(from.address.lastIndexOf('@') + 1);
   const timeout = options.timeoutMs ?? 30_000;
-  const secrets = options.smtpUrl === undefined ? [] : smtpPassword(options.smtpUrl);
+  const secrets = connectionSecrets(options.smtpUrl);
   const logOnly = options.smtpUrl === undefined;
   let smtpUrl: URL | undefined;
   if (options.smtpUrl !== undefined) {
