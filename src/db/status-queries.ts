@@ -169,9 +169,13 @@ export const MAX_SHOWN_TEXT = 500;
 /** Error messages are ours, but may quote what a remote server said. */
 export const MAX_SHOWN_ERROR = 2000;
 
-/** A text column cut in the database, so the whole value never reaches this process. */
+/**
+ * A text column cut in the database, so the whole value never reaches this process. Only
+ * `left()` touches the value: it decompresses just the prefix it needs, where `length()` of a
+ * 100,000-character title decompressed all of it (60 ms for 200 such rows, per request).
+ */
 function clipped(column: string, max: number = MAX_SHOWN_TEXT): string {
-  return `CASE WHEN length(${column}) > ${max} THEN left(${column}, ${max - 1}) || '…' ELSE ${column} END`;
+  return `CASE WHEN length(left(${column}, ${max + 1})) > ${max} THEN left(${column}, ${max - 1}) || '…' ELSE left(${column}, ${max}) END`;
 }
 
 const SYNC_SUMMARY = `
@@ -347,7 +351,9 @@ export function createStatusQueries(q: Queryable): StatusQueries {
               WHERE s.dataset_id = l.dataset_id ORDER BY s.started_at DESC, s.id DESC LIMIT 1
            ) last ON true
           WHERE NOT $1::boolean OR d.title ILIKE $2 OR d.name ILIKE $2 OR l.dataset_id = $3
-          ORDER BY lower(coalesce(d.title, d.name, l.dataset_id)), l.dataset_id
+          -- Sorted on the first 200 characters: lower() of whole hostile titles (100,000
+          -- characters each) made every request lowercase megabytes.
+          ORDER BY lower(left(coalesce(d.title, d.name, l.dataset_id), 200)), l.dataset_id
           LIMIT $4`,
         [filter, likePattern(query ?? ''), query ?? '', limit],
       );
