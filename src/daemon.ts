@@ -36,6 +36,7 @@ import { zenodoPort } from './sync/zenodo-port.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { startHttpServer } from './http/server.js';
 import { createStatusQueries } from './db/status-queries.js';
+import { createSessionQueries } from './db/session-queries.js';
 
 export type DaemonMode = 'run' | 'worker';
 
@@ -174,7 +175,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await cleanSpool(config.sync.spoolDir, log);
 
     const secrets = [config.ckan.apiToken, config.zenodo.token, config.http.token].filter((s): s is string => typeof s === 'string');
-    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections });
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, log, maxConnections: config.mail.connections, allowPlaintextAuth: config.mail.allowPlaintextAuth });
     release.add('mailer', () => mailer.close());
 
     const syncDeps: SyncDeps = {
@@ -302,12 +303,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (options.mode === 'run' && options.http !== false) {
       const http = await startHttpServer({
         status: createStatusQueries(db.pool),
+        sessions: createSessionQueries(db.pool),
         triggerSync: async (idOrName) => {
           const result = await triggerSync(idOrName, 'manual');
           return { queued: result.queued, ...(result.jobId ? { jobId: result.jobId } : {}) };
         },
         metrics: () => Promise.resolve(metrics.snapshot()),
-        config: { listen: config.http.listen, token: config.http.token, publicStatus: config.http.publicStatus, ckanUrl: config.ckan.url, scanCron: config.schedule.scan, scanTimezone: config.schedule.timezone },
+        config: { listen: config.http.listen, token: config.http.token, publicStatus: config.http.publicStatus, trustProxy: config.http.trustProxy, ckanUrl: config.ckan.url, scanCron: config.schedule.scan, scanTimezone: config.schedule.timezone },
         log,
       });
       httpUrl = http.url;

@@ -28,19 +28,78 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
 ];
 
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]*@/gi;
+// Up to the LAST `@` of the run of non-blanks: an unencoded `@`, `/` or `:` in a password must
+// not end the match early and show the rest. (A password with blanks in it is caught by the
+// literal secrets: see connectionSecrets.)
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)\S*@/gi;
+const QUERY_PASSWORD = /([?&](?:password|sslpassword|pass)=)[^&#\s]*/gi;
 const BEARER = /\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 
 /**
  * Removes credentials from free text (error messages, URLs): passwords in `scheme://user:pass@`
- * URLs and bearer tokens, plus any literal secret we know of.
+ * URLs and their `?password=` parameters, bearer tokens, plus any literal secret we know of.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(URL_PASSWORD, '$1***@').replace(BEARER, '$1 ***');
-  for (const secret of secrets) {
+  let out = text;
+  // Literal secrets first: once the URL pattern has replaced part of a password, the literal
+  // no longer matches and the rest of it (after a blank) would stay.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 4) out = out.split(secret).join('***');
   }
-  return out;
+  return out.replace(URL_PASSWORD, '$1***@').replace(QUERY_PASSWORD, '$1***').replace(BEARER, '$1 ***');
+}
+
+function tryDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Every form in which the password of a connection string (postgres://, smtp://...) may show up
+ * in an error or a log line: as written, percent-decoded, percent-encoded, and as WHATWG URL
+ * serializes it. Parsed by hand, up to the last `@`, because the password may hold anything
+ * (blanks, `@`, `:`, `/`, `%`, quotes, any script) and then no URL parser accepts the string.
+ * Also a `password=` query parameter. Feed the result to the logger's and redactText's secrets.
+ */
+export function connectionSecrets(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  const found: string[] = [];
+  const start = url.indexOf('://');
+  const at = url.lastIndexOf('@');
+  if (start !== -1 && at > start) {
+    const userinfo = url.slice(start + 3, at);
+    const colon = userinfo.indexOf(':');
+    if (colon !== -1) found.push(userinfo.slice(colon + 1));
+  }
+  for (const match of url.matchAll(/[?&](?:password|sslpassword)=([^&#]*)/gi)) found.push(match[1] ?? '');
+  const forms = new Set<string>();
+  for (const raw of found) {
+    if (raw === '') continue;
+    const decoded = tryDecode(raw);
+    forms.add(raw);
+    forms.add(decoded);
+    forms.add(encodeURIComponent(decoded));
+    forms.add(decoded.replace(/ /g, '+'));
+    try {
+      const u = new URL('x://h');
+      u.password = decoded;
+      forms.add(u.password);
+    } catch {
+      // nothing more to add
+    }
+  }
+  return [...forms].filter((f) => f.length > 0);
+}
+
+/**
+ * A connection string fit to show: `scheme://user:***@host:port/db`, `password=` parameters
+ * replaced, whatever the password holds. Never throws.
+ */
+export function redactUrl(url: string): string {
+  return redactText(url, connectionSecrets(url));
 }
 
 export interface LogOptions {

@@ -1,20 +1,13 @@
 import { formatProblem } from '../config/types.js';
 import { loadSettings } from '../config/settings.js';
 import { loadRules } from '../rules/load.js';
-import { redactText } from '../log.js';
+import { redactUrl } from '../log.js';
 import { print, type Command } from './command.js';
 import { settingsOptions, settingsUsage } from './runtime.js';
 
-/** A database URL for display: the password (in the authority or the query) replaced by ***. */
+/** A database or SMTP URL for display: the password (in the authority or the query) replaced by ***. */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    for (const name of ['password', 'sslpassword']) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
-    return u.toString();
-  } catch {
-    return redactText(url);
-  }
+  return redactUrl(url);
 }
 
 export const checkConfigCommand: Command = {
@@ -24,6 +17,7 @@ export const checkConfigCommand: Command = {
 
 Reads the settings (file and environment) and the rules, and prints every problem of both, one
 per line as FILE:LINE path: what is wrong (what is allowed). Exit code 0 when valid, 1 if not.
+Warnings (secrets in files other users can read) are printed as "warning: ..." and do not fail.
 
 Options:
 ${settingsUsage}
@@ -36,6 +30,7 @@ Example:
     const rulesPath = typeof ctx.values.rules === 'string' ? ctx.values.rules : 'rules.yaml';
     const [settings, rules] = await Promise.all([loadSettings({ path: settingsPath, env: ctx.io.env }), loadRules(rulesPath)]);
     const problems = [...settings.problems, ...rules.problems];
+    for (const warning of settings.warnings) print(ctx.io.stderr, `warning: ${formatProblem(warning)}`);
     if (problems.length > 0 || !settings.config || !rules.rules) {
       for (const problem of problems) print(ctx.io.stderr, formatProblem(problem));
       print(ctx.io.stderr, `${problems.length} problem${problems.length === 1 ? '' : 's'} found; nothing was started.`);

@@ -1,7 +1,8 @@
 import type { DestinationStream } from 'pino';
 import { loadConfig } from '../config/settings.js';
 import { migrate, openDatabase } from '../db/index.js';
-import { createLogger, redactText } from '../log.js';
+import { createLogger, redactUrl } from '../log.js';
+import { configSecrets } from './runtime.js';
 import { print, type Command } from './command.js';
 
 /**
@@ -31,8 +32,8 @@ Options:
     const config = await loadConfig({ path: typeof values.settings === 'string' ? values.settings : undefined, env: io.env });
     // The command prints its own result; logs (to stderr) only say more when asked to.
     const verbose = config.log.level === 'debug' || config.log.level === 'trace';
-    const log = createLogger({ level: verbose ? config.log.level : 'warn', pretty: false, destination: io.stderr as unknown as DestinationStream });
-    const where = config.database.url ? redactText(config.database.url) : `the embedded PostgreSQL in ${config.database.dataDir}`;
+    const log = createLogger({ level: verbose ? config.log.level : 'warn', secrets: configSecrets(config), pretty: false, destination: io.stderr as unknown as DestinationStream });
+    const where = config.database.url ? redactUrl(config.database.url) : `the embedded PostgreSQL in ${config.database.dataDir}`;
     const db = await openDatabase(config.database, log, { poolSize: 1 });
     try {
       const { applied } = await migrate(db, log);

@@ -4,6 +4,7 @@ import { formatProblem } from '../config/types.js';
 import { migrate, openDatabase } from '../db/index.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { configSecrets } from './runtime.js';
 import { startQueue } from '../queue/boss.js';
 import { loadRules } from '../rules/load.js';
 import { createCkanClient } from '../scanner/ckan-client.js';
@@ -71,7 +72,7 @@ Exit status: 0 done, 3 skipped because another scan is running, 1 on errors.
     const config = settings.config;
     const rules = loaded.rules;
     const verbose = config.log.level === 'debug' || config.log.level === 'trace';
-    const secrets = [config.ckan.apiToken, config.zenodo.token].filter((s): s is string => typeof s === 'string' && s !== '');
+    const secrets = configSecrets(config);
     const log = createLogger({ level: verbose ? config.log.level : 'warn', secrets, pretty: false, destination: io.stderr as unknown as DestinationStream });
     const db = await openDatabase(config.database, log, { poolSize: 3 });
     const ckan = createCkanClient({ baseUrl: config.ckan.url, apiToken: config.ckan.apiToken, log, timeoutMs: config.ckan.timeoutMs });

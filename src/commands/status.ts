@@ -3,6 +3,7 @@ import { openDatabase, migrate } from '../db/index.js';
 import { createStatusQueries, type SyncSummaryRow } from '../db/status-queries.js';
 import { AppError } from '../errors.js';
 import { createLogger, redactText } from '../log.js';
+import { configSecrets } from './runtime.js';
 import { loadConfig } from '../config/settings.js';
 import { print, type Command } from './command.js';
 
@@ -30,7 +31,7 @@ Options:
   async run(ctx) {
     if (ctx.positionals.length > 1) throw new AppError('USAGE', 'give at most one dataset');
     const config = await loadConfig({ path: typeof ctx.values.settings === 'string' ? ctx.values.settings : undefined, env: ctx.io.env });
-    const log = createLogger({ level: 'warn', pretty: false, destination: ctx.io.stderr as unknown as DestinationStream });
+    const log = createLogger({ level: 'warn', secrets: configSecrets(config), pretty: false, destination: ctx.io.stderr as unknown as DestinationStream });
     const db = await openDatabase(config.database, log, { poolSize: 2 });
     try {
       await migrate(db, log);

@@ -54,6 +54,33 @@ function formatSize(bytes: number): string {
   return `${bytes}B`;
 }
 
+/** Shortest `[http] token` accepted: 32 hex characters are 128 bits. */
+export const MIN_HTTP_TOKEN_LENGTH = 32;
+const MIN_HTTP_TOKEN_DISTINCT = 10;
+const MIN_HTTP_TOKEN_BITS = 128;
+
+/**
+ * Why a `[http] token` is too easy to guess, or undefined. The token is the one secret between
+ * the network and "queue a sync"; the rate limit slows guessing, it does not make a short token
+ * safe. Entropy is estimated as length × log2(size of the character classes used), which is what
+ * a random token of that shape would hold: 32 hex characters pass (165 bits), 32 digits do not
+ * (106), nor does anything made of a few distinct characters repeated.
+ */
+export function tokenWeakness(token: string): string | undefined {
+  const chars = Array.from(token);
+  if (chars.length < MIN_HTTP_TOKEN_LENGTH) return `it has ${chars.length} characters (at least ${MIN_HTTP_TOKEN_LENGTH} needed)`;
+  const distinct = new Set(chars).size;
+  if (distinct < MIN_HTTP_TOKEN_DISTINCT) return `it uses only ${distinct} different characters (at least ${MIN_HTTP_TOKEN_DISTINCT} needed)`;
+  let alphabet = 0;
+  if (/[a-z]/.test(token)) alphabet += 26;
+  if (/[A-Z]/.test(token)) alphabet += 26;
+  if (/[0-9]/.test(token)) alphabet += 10;
+  if (/[^a-zA-Z0-9]/.test(token)) alphabet += 32;
+  const bits = chars.length * Math.log2(alphabet);
+  if (bits < MIN_HTTP_TOKEN_BITS) return `at most ${Math.floor(bits)} bits of entropy for its length and characters (at least ${MIN_HTTP_TOKEN_BITS} needed: make it longer or mix letters and digits)`;
+  return undefined;
+}
+
 // Each kind parses the trimmed, non-empty text of one setting. Messages say what is wrong and
 // what is allowed; the caller adds `FILE:LINE section.key:`.
 const kinds = {
@@ -132,6 +159,13 @@ const kinds = {
     }),
   // Secrets: messages never repeat the value.
   smtpUrl: () => z.string().refine((v) => hasProtocol(v, ['smtp:', 'smtps:']), { error: 'is not an SMTP URL (allowed: smtp://user:password@host:587 or smtps://host:465; the value is not shown)' }),
+  httpToken: () =>
+    z.string().check((ctx) => {
+      const weakness = tokenWeakness(ctx.value);
+      if (weakness !== undefined) {
+        ctx.issues.push({ code: 'custom', input: ctx.value, message: `is too weak: ${weakness} (the value is not shown). Anyone who reaches [http] listen can guess such a token; generate one with \`openssl rand -hex 32\`` });
+      }
+    }),
   postgresUrl: () =>
     z.string().refine((v) => hasProtocol(v, ['postgres:', 'postgresql:']), { error: 'is not a PostgreSQL URL (allowed: postgres://user:password@host:5432/database, or empty for the embedded server; the value is not shown)' }),
 };
@@ -198,11 +232,13 @@ export const SETTINGS = {
     admin: key(kinds.email()),
     templates: key(kinds.path(), { path: true }),
     connections: key(kinds.int(1, 32), { default: '4' }),
+    allow_plaintext_auth: key(kinds.bool(), { default: 'false' }),
   },
   http: {
     listen: key(kinds.listen(), { default: '127.0.0.1:8080' }),
-    token: key(kinds.text(), { secret: true }),
+    token: key(kinds.httpToken(), { secret: true }),
     public_status: key(kinds.bool(), { default: 'false' }),
+    trust_proxy: key(kinds.bool(), { default: 'false' }),
   },
   log: {
     level: key(kinds.level(), { default: 'info' }),
@@ -294,11 +330,11 @@ export interface LoadSettingsOptions {
   cwd?: string;
 }
 
-async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Promise<{ file?: string; shown: string; text?: string; problem?: ConfigProblem }> {
+async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Promise<{ file?: string; shown: string; text?: string; mode?: number; problem?: ConfigProblem }> {
   if (options.path !== undefined) {
     const file = resolve(cwd, options.path);
     try {
-      return { file, shown: options.path, text: await readFile(file, 'utf8') };
+      return { file, shown: options.path, text: await readFile(file, 'utf8'), mode: (await stat(file)).mode };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       return { shown: options.path, problem: { file: options.path, line: undefined, path: '(file)', message: `cannot be read: ${code} (give an existing settings file, or none to use the environment only)` } };
@@ -306,7 +342,7 @@ async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Prom
   }
   const file = resolve(cwd, 'settings.ini');
   try {
-    return { file, shown: 'settings.ini', text: await readFile(file, 'utf8') };
+    return { file, shown: 'settings.ini', text: await readFile(file, 'utf8'), mode: (await stat(file)).mode };
   } catch {
     return { shown: 'env' };
   }
@@ -421,16 +457,29 @@ function fromEnv(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Map<string,
   return levels;
 }
 
-async function readSecretFile(source: Source, baseDir: string): Promise<{ value?: string; problem?: string }> {
+async function readSecretFile(source: Source, baseDir: string): Promise<{ value?: string; problem?: string; mode?: number; path: string }> {
   const path = resolve(baseDir, source.value.trim());
   try {
     const info = await stat(path);
-    if (!info.isFile()) return { problem: `${show(path)} is not a regular file (allowed: a file holding only the secret)` };
-    if (info.size > MAX_SECRET_FILE_BYTES) return { problem: `${show(path)} is ${info.size} bytes (allowed: a file holding only the secret, at most ${MAX_SECRET_FILE_BYTES} bytes)` };
-    return { value: (await readFile(path, 'utf8')).trim() };
+    if (!info.isFile()) return { path, problem: `${show(path)} is not a regular file (allowed: a file holding only the secret)` };
+    if (info.size > MAX_SECRET_FILE_BYTES) return { path, problem: `${show(path)} is ${info.size} bytes (allowed: a file holding only the secret, at most ${MAX_SECRET_FILE_BYTES} bytes)` };
+    return { path, mode: info.mode, value: (await readFile(path, 'utf8')).trim() };
   } catch (error) {
-    return { problem: `cannot read ${show(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (allowed: a readable file holding only the secret)` };
+    return { path, problem: `cannot read ${show(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (allowed: a readable file holding only the secret)` };
   }
+}
+
+/**
+ * A file holding a secret that other local users can read: a warning, not an error, because a
+ * container or a single-user host may not care, but on a shared machine it hands out the tokens.
+ * Windows has no such mode bits.
+ */
+function openToOthers(mode: number | undefined): boolean {
+  return process.platform !== 'win32' && mode !== undefined && (mode & 0o077) !== 0;
+}
+
+function permissionWarning(path: string, mode: number, what: string): string {
+  return `${show(path)} ${what} and is readable by ${(mode & 0o070) !== 0 ? 'its group' : ''}${(mode & 0o070) !== 0 && (mode & 0o007) !== 0 ? ' and ' : ''}${(mode & 0o007) !== 0 ? 'other users' : ''} (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); run chmod 600 ${show(path)}`;
 }
 
 function byPosition(a: ConfigProblem, b: ConfigProblem): number {
@@ -439,15 +488,25 @@ function byPosition(a: ConfigProblem, b: ConfigProblem): number {
   return (a.line ?? 0) - (b.line ?? 0) || (a.file === 'env' ? a.path.localeCompare(b.path) : 0);
 }
 
+export interface LoadedSettings {
+  /** Set only when `problems` is empty. */
+  config?: Config;
+  problems: ConfigProblem[];
+  /** Worth fixing, but nothing stops: secrets in files other local users can read. */
+  warnings: ConfigProblem[];
+}
+
 /**
  * Reads settings.ini (when given or present) and the environment into a Config. Never throws:
  * `config` is set only when `problems` is empty.
  */
-export async function loadSettings(options: LoadSettingsOptions): Promise<{ config?: Config; problems: ConfigProblem[] }> {
+export async function loadSettings(options: LoadSettingsOptions): Promise<LoadedSettings> {
   const cwd = options.cwd ?? process.cwd();
   const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  let inlineSecret = false;
   const read = await readSettingsFile(options, cwd);
-  if (read.problem) return { problems: [{ ...read.problem, message: oneLine(read.problem.message) }] };
+  if (read.problem) return { problems: [{ ...read.problem, message: oneLine(read.problem.message) }], warnings };
   const baseDir = read.file ? dirname(read.file) : cwd;
   const fileLevels = read.text !== undefined ? fromFile(read.text, read.shown, problems) : new Map<string, Level>();
   const envLevels = fromEnv(options.env, problems);
@@ -474,9 +533,13 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
           problems.push({ file: level.file.file, line: level.file.line, path: level.file.path, message: secret.problem });
           continue;
         }
+        if (openToOthers(secret.mode)) {
+          warnings.push({ file: level.file.file, line: level.file.line, path: level.file.path, message: permissionWarning(secret.path, secret.mode!, 'holds a secret') });
+        }
         source = { ...level.file, value: secret.value ?? '' };
       }
       let text = source?.value.trim() ?? '';
+      if (spec.secret === true && text !== '' && level?.value?.file !== undefined && level.value.file !== 'env' && !level.file) inlineSecret = true;
       if (text === '') {
         if (spec.required !== undefined) {
           const header = headers.find((h) => h.name === section);
@@ -502,7 +565,12 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       out[k] = spec.path === true && typeof result.data === 'string' ? resolve(baseDir, result.data) : result.data;
     }
   }
-  if (problems.length > 0) return { problems: problems.map((p) => ({ ...p, message: oneLine(p.message) })).sort(byPosition) };
+  // A settings file without secrets in it may be world-readable like any other configuration.
+  if (read.file !== undefined && inlineSecret && openToOthers(read.mode)) {
+    warnings.unshift({ file: read.shown, line: undefined, path: '(file)', message: permissionWarning(read.file, read.mode!, 'holds secrets') });
+  }
+  const finalWarnings = warnings.map((w) => ({ ...w, message: oneLine(w.message) })).sort(byPosition);
+  if (problems.length > 0) return { problems: problems.map((p) => ({ ...p, message: oneLine(p.message) })).sort(byPosition), warnings: finalWarnings };
 
   // Every key was parsed by its schema above (or is undefined: unset without default).
   const v = values as unknown as Values;
@@ -532,11 +600,18 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<{ conf
       downloadMinRateWindowMs: v.sync.download_min_rate_seconds! * 1000,
       spoolMaxBytes: v.sync.spool_max!,
     },
-    mail: { smtpUrl: v.mail.smtp_url, from: v.mail.from!, admin: v.mail.admin, templatesDir: v.mail.templates, connections: v.mail.connections! },
-    http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status! },
+    mail: {
+      smtpUrl: v.mail.smtp_url,
+      from: v.mail.from!,
+      admin: v.mail.admin,
+      templatesDir: v.mail.templates,
+      connections: v.mail.connections!,
+      allowPlaintextAuth: v.mail.allow_plaintext_auth!,
+    },
+    http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status!, trustProxy: v.http.trust_proxy! },
     log: { level: v.log.level! },
   };
-  return { config, problems: [] };
+  return { config, problems: [], warnings: finalWarnings };
 }
 
 /** loadSettings, throwing CONFIG_INVALID whose message is every problem, one per line, when there are any. */

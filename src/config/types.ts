@@ -49,11 +49,13 @@ export interface Config {
     admin: string | undefined;
     templatesDir: string | undefined;
     connections: number; // SMTP connections kept open and sent over at once, default 4
+    allowPlaintextAuth: boolean; // send SMTP credentials over smtp:// without STARTTLS (trusted local relay only), default false
   };
   http: {
     listen: string; // host:port, default 127.0.0.1:8080
     token: string | undefined;
     publicStatus: boolean; // default false
+    trustProxy: boolean; // client address and scheme from X-Forwarded-For/-Proto, default false
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

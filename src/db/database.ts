@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { AppError, isAppError, isConnectionLoss } from '../errors.js';
-import { redactText, type Logger } from '../log.js';
+import { connectionSecrets, redactText, redactUrl, type Logger } from '../log.js';
 import type { Config } from '../config/types.js';
 
 /** The database name created in the embedded server (and expected nowhere else). */
@@ -124,12 +124,19 @@ export function createPool(connectionString: string, options: OpenDatabaseOption
 }
 
 async function connectPool(url: string, log: Logger, options: OpenDatabaseOptions): Promise<pg.Pool> {
+  if (!URL.canParse(url)) {
+    // pg would only say "Invalid URL"; the usual cause is a password with @, /, : or a blank.
+    throw new AppError(
+      'CONFIG_INVALID',
+      `[database] url ${redactUrl(url)} is not a valid URL: percent-encode special characters of the user and password (@ as %40, : as %3A, / as %2F, % as %25, a blank as %20)`,
+    );
+  }
   const pool = createPool(url, { ...options, onIdleError: options.onIdleError ?? ((error) => log.warn({ err: error }, 'idle database connection lost')) });
   try {
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw toDbError(error, `cannot connect to PostgreSQL at ${redactText(url)}`);
+    throw toDbError(error, `cannot connect to PostgreSQL at ${redactUrl(url)}`, connectionSecrets(url));
   }
   return pool;
 }
@@ -225,11 +232,11 @@ export function pgCode(error: unknown): string | undefined {
  * shutting down, too many clients) are retryable `DB_UNAVAILABLE`; anything else is left as is
  * in `cause` under `INTERNAL` so that a bad query never masquerades as an outage.
  */
-export function toDbError(error: unknown, context: string): AppError {
+export function toDbError(error: unknown, context: string, secrets: readonly string[] = []): AppError {
   if (isAppError(error)) return error;
   const code = pgCode(error);
   const sysCode = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const message = redactText(error instanceof Error ? error.message : String(error));
+  const message = redactText(error instanceof Error ? error.message : String(error), secrets);
   const unavailable =
     isConnectionLoss(error) ||
     (code !== undefined && (code.startsWith('57P') || code === '53300' || code === '28P01' || code === '28000' || code === '3D000')) ||

@@ -15,4 +15,5 @@ export {
   type Queryable,
   type TransactionOptions,
 } from './database.js';
+export { createSessionQueries, type SessionStore } from './session-queries.js';
 export { defaultSqlDir, loadMigrations, migrate, migrationStatus, type MigrateOptions, type MigrateResult, type Migration } from './migrate.js';

@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 
 const CKAN_TOKEN = 'demo-ckan-token';
 const ZENODO_TOKEN = 'demo-zenodo-token';
-export const HTTP_TOKEN = 'demo-http-token';
+export const HTTP_TOKEN = 'demo-http-token-3e8b1f6a0c4d7925';
 
 export interface DemoOptions {
   rules: Rules;
@@ -125,8 +125,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       database: { url: undefined, dataDir: join(work, 'pg'), embeddedPort: await freePort() },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
       sync: { concurrency: 4, writeBack: true, spoolDir: join(work, 'spool'), allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 5, drainTimeoutMs: 20_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
-      mail: { smtpUrl: smtp.url, from: 'Data archive <archive@portal.example>', admin: 'archive-admin@portal.example', templatesDir: undefined, connections: 4 },
-      http: { listen: `127.0.0.1:${options.serve ? (options.port ?? 8080) : 0}`, token: HTTP_TOKEN, publicStatus: true },
+      mail: { smtpUrl: smtp.url, from: 'Data archive <archive@portal.example>', admin: 'archive-admin@portal.example', templatesDir: undefined, connections: 4, allowPlaintextAuth: false },
+      http: { listen: `127.0.0.1:${options.serve ? (options.port ?? 8080) : 0}`, token: HTTP_TOKEN, publicStatus: true, trustProxy: false },
       log: { level: 'warn' },
     };
     const daemon = await startDaemon({ config, rules: options.rules, log, mode: 'run', schedule: false, pollingIntervalSeconds: 0.5 });

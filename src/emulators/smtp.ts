@@ -2,7 +2,8 @@
  * SMTP capture server for tests, benchmarks and `demo` (DESIGN.md "Testing": SMTP is a real SMTP
  * server that captures messages). It speaks real SMTP on 127.0.0.1, stores every accepted message
  * raw with its envelope, and can simulate an outage (421 on connect) and rejected recipients (550
- * on RCPT TO).
+ * on RCPT TO). STARTTLS is not offered unless asked for (`starttls`), as by a server behind an
+ * attacker who strips the offer; every AUTH it receives is recorded, to prove where a password went.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,11 @@ export interface SmtpCaptureOptions {
   rejectRecipients?: string[];
   /** Require AUTH with these credentials; default: AUTH optional (accepts any). */
   auth?: { user: string; pass: string };
+  /**
+   * Offer STARTTLS (with smtp-server's built-in self-signed certificate: clients need
+   * `?tls.rejectUnauthorized=false`); AUTH is then accepted only after it. Default false.
+   */
+  starttls?: boolean;
   /** Called for every accepted message (e.g. the `emulate smtp` command prints a summary). */
   onMessage?: (message: CapturedMessage) => void;
 }
@@ -33,6 +39,8 @@ export interface SmtpCapture {
   host: string;
   url: string;
   messages: CapturedMessage[];
+  /** Every AUTH command received (accepted or not), and whether the connection was encrypted then. */
+  auths: { user: string; secure: boolean }[];
   /** Resolves once at least `n` messages were accepted; rejects after `timeoutMs`. */
   waitForMessages(n: number, timeoutMs?: number): Promise<CapturedMessage[]>;
   /** While down, every connection is answered `421 Service not available` and closed. */
@@ -50,6 +58,8 @@ interface Waiter {
 export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
   const host = options.host ?? '127.0.0.1';
   const messages: CapturedMessage[] = [];
+  const auths: { user: string; secure: boolean }[] = [];
+  const disabled = [...(options.starttls === true ? [] : ['STARTTLS']), ...(options.auth ? [] : ['AUTH'])];
   const waiters = new Set<Waiter>();
   const rejected = new Set((options.rejectRecipients ?? []).map((a) => a.toLowerCase()));
   let down = false;
@@ -61,7 +71,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
 
   const server = new SMTPServer({
     secure: false,
-    disabledCommands: options.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    disabledCommands: disabled,
     authOptional: options.auth === undefined,
     logger: false,
     size: 50 * 1024 * 1024,
@@ -74,7 +84,8 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
       }
       callback();
     },
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
+      auths.push({ user: auth.username ?? '', secure: session.secure });
       if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) {
         return callback(null, { user: auth.username });
       }
@@ -122,6 +133,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
     host,
     url: `smtp://${host.includes(':') ? `[${host}]` : host}:${port}`,
     messages,
+    auths,
     waitForMessages(n: number, timeoutMs = 10_000): Promise<CapturedMessage[]> {
       if (messages.length >= n) return Promise.resolve(messages.slice());
       return new Promise((resolve, reject) => {

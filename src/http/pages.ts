@@ -222,11 +222,12 @@ ${facts}
   return layout({ title, body, script: true, signedIn: ctx.signedIn });
 }
 
-export function renderLogin(options: { configured: boolean; failed: boolean }): string {
+export function renderLogin(options: { configured: boolean; failed: boolean; retryAfterSeconds?: number }): string {
   const body = options.configured
     ? `<h1>Sign in</h1>
 <p>The status pages of this service are private. Enter the operator token (<code>[http] token</code>) to read them, or set <code>[http] public_status = true</code> to open them to everyone who can reach this address.</p>
 ${options.failed ? '<p class="error" role="alert">Wrong token.</p>' : ''}
+${options.retryAfterSeconds !== undefined ? `<p class="error" role="alert">Too many wrong tokens from your address: try again in ${Math.ceil(options.retryAfterSeconds / 60)} min.</p>` : ''}
 <form method="post" action="/login">
 <label for="login-token">Operator token</label>
 <input type="password" id="login-token" name="token" autocomplete="current-password" required>

@@ -7,13 +7,18 @@
  *   carry no credentials, and neither response names a dataset or holds a secret.
  * - The status pages and GET /api/* are open to everyone only with `[http] public_status = true`.
  *   Otherwise they need the token, as `Authorization: Bearer <token>` or, for a browser, the
- *   session cookie set by the /login form (an HMAC of the token, see auth.ts). The token never
- *   appears in a URL or a page. With no token configured and public_status off they answer 503
+ *   session cookie set by the /login form (a random id of a session stored in PostgreSQL and
+ *   deleted by /logout, see auth.ts). The token never appears in a URL or a page. With no token configured and public_status off they answer 503
  *   and say how to enable them: private-by-default is the safe side when someone later changes
  *   `listen` to a public address.
  * - Queuing a sync (POST /api/datasets/:id/sync, or the no-JavaScript form) always needs the
  *   token itself — never the cookie, so a cross-site form cannot trigger syncs — and is refused
  *   with 503 when no token is configured.
+ *
+ * - Wrong tokens (Bearer header, /login, the archive form) are limited per client address
+ *   (rate-limit.ts): past the limit the answer is 429 with Retry-After, and the token is not
+ *   even compared. The client address is the socket's peer, or with `[http] trust_proxy` the
+ *   last X-Forwarded-For entry (auth.ts `clientAddress`).
  *
  * Hardening: request bodies are capped, header and request timeouts bound slow clients, unknown
  * routes get 404 JSON and wrong methods 405; errors are logged and answered with a generic message,
@@ -25,7 +30,22 @@ import { AppError, isAppError } from '../errors.js';
 import { redactText, type Logger } from '../log.js';
 import type { StatusQueries } from '../db/status-queries.js';
 import { APP_SCRIPT } from './app-script.js';
-import { bearerToken, clearedSessionCookie, hasSession, sessionCookie, tokenMatches } from './auth.js';
+import type { SessionStore } from '../db/session-queries.js';
+import {
+  bearerToken,
+  clearedSessionCookie,
+  clientAddress,
+  hasAuthorization,
+  isHttps,
+  newSessionId,
+  SESSION_MAX_AGE_SECONDS,
+  sessionCookie,
+  sessionIdHash,
+  sessionIdOf,
+  tokenMatches,
+  tokenTag,
+} from './auth.js';
+import { createAuthLimiter } from './rate-limit.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { collectMetrics, renderPrometheus } from './metrics.js';
 import { ARCHIVE_MESSAGES, renderDataset, renderLogin, renderMessage, renderOverview } from './pages.js';
@@ -43,6 +63,11 @@ export interface HttpConfig {
   listen: string;
   token: string | undefined;
   publicStatus: boolean;
+  /**
+   * `[http] trust_proxy`: the daemon is reachable only through a reverse proxy, whose last
+   * X-Forwarded-For entry is the client address and whose X-Forwarded-Proto says https. Default false.
+   */
+  trustProxy?: boolean;
   ckanUrl: string;
   scanCron: string;
   /** IANA zone the scan cron runs in (`[schedule] timezone`); default UTC. */
@@ -58,8 +83,12 @@ export interface HttpDeps {
   triggerSync(datasetIdOrName: string): Promise<TriggerResult>;
   /** The daemon's in-process counters (src/metrics.ts); DB-derived figures are added here. */
   metrics(): Promise<MetricsSnapshot>;
+  /** Sign-ins of the status pages (src/db/session-queries.ts `createSessionQueries(pool)`). */
+  sessions: SessionStore;
   config: HttpConfig;
   log: Logger;
+  /** Clock of the failed-token limit and of session expiry (ms since the epoch); default Date.now. */
+  now?: () => number;
 }
 
 export interface HttpServer {
@@ -79,6 +108,8 @@ export const MAX_BODY_BYTES = 16 * 1024;
 const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
 const HEALTH_DB_TIMEOUT_MS = 5_000;
 const READY_DB_TIMEOUT_MS = 2_000;
+/** How often expired sessions are deleted and ended failure windows logged. */
+const HOUSEKEEPING_MS = 60_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; img-src data:",
@@ -198,29 +229,65 @@ function datasetParam(raw: string | undefined): string {
 }
 
 export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
-  const { status, config, log } = deps;
+  const { status, sessions, config, log } = deps;
+  const now = deps.now ?? Date.now;
   const token = config.token === '' ? undefined : config.token;
+  const tag = token === undefined ? undefined : tokenTag(token);
+  const trustProxy = config.trustProxy === true;
   const secrets = token === undefined ? [] : [token];
   const { host, port } = parseListen(config.listen);
+  const limiter = createAuthLimiter({ log, now });
 
-  const canRead = (req: IncomingMessage): boolean =>
-    config.publicStatus || tokenMatches(bearerToken(req), token) || hasSession(req, token);
+  const throttled = (wait: number): HttpError =>
+    new HttpError(429, `too many wrong tokens from this address; try again in ${wait} s`, { 'Retry-After': String(wait) });
 
-  /** For JSON routes; throws the right 401/503. */
-  const requireApiRead = (req: IncomingMessage): void => {
-    if (canRead(req)) return;
+  /**
+   * Checks a presented token under the failure limit: throws 429 while the client's address is
+   * blocked (without comparing), counts a wrong token, forgives the address on the right one.
+   */
+  const verifyToken = (req: IncomingMessage, given: string | undefined): boolean => {
+    const address = clientAddress(req, trustProxy);
+    const wait = limiter.blockedFor(address);
+    if (wait !== undefined) throw throttled(wait);
+    if (tokenMatches(given, token)) {
+      limiter.succeeded(address);
+      return true;
+    }
+    limiter.failed(address);
+    return false;
+  };
+
+  const hasSession = async (req: IncomingMessage): Promise<boolean> => {
+    const id = sessionIdOf(req);
+    if (id === undefined || tag === undefined) return false;
+    return sessions.isValid(sessionIdHash(id), tag, new Date(now()));
+  };
+
+  /** Whether the request may read; `signedIn`: through the session cookie (the pages show "Sign out"). */
+  const readAccess = async (req: IncomingMessage): Promise<{ allowed: boolean; signedIn: boolean }> => {
+    const signedIn = await hasSession(req);
+    if (config.publicStatus || signedIn) return { allowed: true, signedIn };
+    // A request without any Authorization header is not a guess: it is not counted.
+    if (token === undefined || !hasAuthorization(req)) return { allowed: false, signedIn };
+    return { allowed: verifyToken(req, bearerToken(req)), signedIn };
+  };
+
+  /** For JSON routes; throws the right 401/429/503. */
+  const requireApiRead = async (req: IncomingMessage): Promise<void> => {
+    if ((await readAccess(req)).allowed) return;
     if (token === undefined) {
       throw new HttpError(503, 'the status API is private: set [http] token to enable it (and send it as a Bearer token), or set [http] public_status = true');
     }
     throw new HttpError(401, 'authentication required: send Authorization: Bearer <[http] token>', { 'WWW-Authenticate': 'Bearer' });
   };
 
-  /** For HTML routes: answers (redirect to /login, or the "disabled" page) and returns false. */
-  const pageAccess = (ctx: Ctx): boolean => {
-    if (canRead(ctx.req)) return true;
+  /** For HTML routes: answers (redirect to /login, or the "disabled" page) and returns undefined. */
+  const pageAccess = async (ctx: Ctx): Promise<{ signedIn: boolean } | undefined> => {
+    const access = await readAccess(ctx.req);
+    if (access.allowed) return { signedIn: access.signedIn };
     if (token === undefined) sendHtml(ctx.res, 503, renderLogin({ configured: false, failed: false }));
     else redirect(ctx.res, '/login');
-    return false;
+    return undefined;
   };
 
   const trigger = async (datasetId: string): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -322,7 +389,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       pattern: /^\/api\/status$/,
       get: async ({ req, res, url }) => {
-        requireApiRead(req);
+        await requireApiRead(req);
         const overview = await loadOverview(status, { query: searchQuery(url), scanCron: config.scanCron, ...tz(config), secrets });
         sendJson(res, 200, overview);
       },
@@ -330,7 +397,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       pattern: /^\/api\/datasets\/([^/]+)$/,
       get: async ({ req, res, params }) => {
-        requireApiRead(req);
+        await requireApiRead(req);
         const id = datasetParam(params[0]);
         const view = await loadDatasetView(status, id, { secrets });
         if (!view) throw new HttpError(404, 'unknown dataset: no scan, link or sync has seen it');
@@ -341,7 +408,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       pattern: /^\/api\/datasets\/([^/]+)\/sync$/,
       post: async ({ req, res, params }) => {
         if (token === undefined) throw new HttpError(503, 'queuing syncs over HTTP is disabled: set [http] token to enable');
-        if (!tokenMatches(bearerToken(req), token)) {
+        if (!hasAuthorization(req) || !verifyToken(req, bearerToken(req))) {
           throw new HttpError(401, 'authentication required: send Authorization: Bearer <[http] token>', { 'WWW-Authenticate': 'Bearer' });
         }
         const id = datasetParam(params[0]);
@@ -362,15 +429,17 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       pattern: /^\/$/,
       get: async (ctx) => {
-        if (!pageAccess(ctx)) return;
+        const access = await pageAccess(ctx);
+        if (!access) return;
         const overview = await loadOverview(status, { query: searchQuery(ctx.url), scanCron: config.scanCron, ...tz(config), secrets });
-        sendHtml(ctx.res, 200, renderOverview(overview, { ckanUrl: config.ckanUrl, signedIn: hasSession(ctx.req, token) }));
+        sendHtml(ctx.res, 200, renderOverview(overview, { ckanUrl: config.ckanUrl, signedIn: access.signedIn }));
       },
     },
     {
       pattern: /^\/datasets\/([^/]+)$/,
       get: async (ctx) => {
-        if (!pageAccess(ctx)) return;
+        const access = await pageAccess(ctx);
+        if (!access) return;
         const id = datasetParam(ctx.params[0]);
         const view = await loadDatasetView(status, id, { secrets });
         if (!view) {
@@ -383,7 +452,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
           200,
           renderDataset(view, {
             ckanUrl: config.ckanUrl,
-            signedIn: hasSession(ctx.req, token),
+            signedIn: access.signedIn,
             message: message !== undefined && Object.hasOwn(ARCHIVE_MESSAGES, message) ? message : undefined,
           }),
         );
@@ -398,7 +467,14 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         const back = (outcome: string): void => redirect(res, `/datasets/${encodeURIComponent(id)}?archive=${outcome}`);
         const form = await readForm(req, res);
         if (token === undefined) return back('disabled');
-        if (!tokenMatches(form.get('token') ?? undefined, token)) return back('denied');
+        let matches: boolean;
+        try {
+          matches = verifyToken(req, form.get('token') ?? undefined);
+        } catch (error) {
+          if (!(error instanceof HttpError) || error.status !== 429) throw error;
+          return sendHtml(res, 429, renderMessage('Too many wrong tokens', `Too many wrong tokens came from your address: nothing was queued. Try again in ${Math.ceil(Number(error.headers['Retry-After']) / 60)} min.`), error.headers);
+        }
+        if (!matches) return back('denied');
         const result = await trigger(id);
         if (result.status !== 202) return back('failed');
         return back(result.body.queued === false ? 'already-queued' : 'queued');
@@ -412,19 +488,34 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       },
       post: async ({ req, res }) => {
         const form = await readForm(req, res);
-        if (token === undefined) return sendHtml(res, 503, renderLogin({ configured: false, failed: false }));
-        if (!tokenMatches(form.get('token') ?? undefined, token)) {
-          log.warn('status page sign-in with a wrong token');
-          return sendHtml(res, 401, renderLogin({ configured: true, failed: true }));
+        if (token === undefined || tag === undefined) return sendHtml(res, 503, renderLogin({ configured: false, failed: false }));
+        let matches: boolean;
+        try {
+          matches = verifyToken(req, form.get('token') ?? undefined);
+        } catch (error) {
+          if (!(error instanceof HttpError) || error.status !== 429) throw error;
+          const wait = Number(error.headers['Retry-After']);
+          return sendHtml(res, 429, renderLogin({ configured: true, failed: false, retryAfterSeconds: wait }), error.headers);
         }
-        redirect(res, '/', { 'Set-Cookie': sessionCookie(token) });
+        if (!matches) return sendHtml(res, 401, renderLogin({ configured: true, failed: true }));
+        const previous = sessionIdOf(req);
+        if (previous !== undefined) await sessions.delete(sessionIdHash(previous));
+        const id = newSessionId();
+        const at = now();
+        // Sign-ins are rare: pruning here (besides the periodic pass) keeps the table small even
+        // in a process whose timer never fires long enough.
+        await sessions.pruneExpired(new Date(at));
+        await sessions.create({ idHash: sessionIdHash(id), tokenTag: tag, createdAt: new Date(at), expiresAt: new Date(at + SESSION_MAX_AGE_SECONDS * 1000) });
+        redirect(res, '/', { 'Set-Cookie': sessionCookie(id, isHttps(req, trustProxy)) });
       },
     },
     {
       pattern: /^\/logout$/,
-      post: ({ res }) => {
-        redirect(res, '/login', { 'Set-Cookie': clearedSessionCookie() });
-        return Promise.resolve();
+      post: async ({ req, res }) => {
+        // Deleting the row is what signs out: a copy of the cookie kept elsewhere stops working too.
+        const id = sessionIdOf(req);
+        if (id !== undefined) await sessions.delete(sessionIdHash(id));
+        redirect(res, '/login', { 'Set-Cookie': clearedSessionCookie(isHttps(req, trustProxy)) });
       },
     },
   ];
@@ -506,13 +597,21 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
-  log.info({ url, publicStatus: config.publicStatus, tokenConfigured: token !== undefined }, 'HTTP status server listening');
+  log.info({ url, publicStatus: config.publicStatus, tokenConfigured: token !== undefined, trustProxy }, 'HTTP status server listening');
+
+  const housekeeping = setInterval(() => {
+    limiter.flush();
+    sessions.pruneExpired(new Date(now())).catch((error: unknown) => log.warn({ err: error }, 'could not delete expired status page sessions'));
+  }, HOUSEKEEPING_MS);
+  housekeeping.unref();
 
   let closing: Promise<void> | undefined;
   return {
     url,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
+        clearInterval(housekeeping);
+        limiter.flush();
         server.close(() => resolve());
         server.closeAllConnections();
       })),

@@ -6,12 +6,17 @@
  * objects, the subject is forced onto one line (control characters replaced), and nodemailer does
  * the RFC 2047 encoding of anything non-ASCII. A dataset title such as
  * `x\r\nBcc: evil@example.com` therefore stays inside the Subject header as text.
+ *
+ * Credentials: with a user in an `smtp://` URL, STARTTLS is required (nodemailer `requireTLS`),
+ * so a server that does not offer it — or an attacker on the path who strips the offer — never
+ * sees `AUTH PLAIN` with the password. `[mail] allow_plaintext_auth` opts out, for a trusted relay
+ * on the same machine or network. `smtps://` is TLS from the first byte and needs nothing more.
  */
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { parseConnectionUrl } from 'nodemailer/lib/shared/index.js';
 import { AppError } from '../errors.js';
-import { redactText, type Logger } from '../log.js';
+import { connectionSecrets, redactText, type Logger } from '../log.js';
 import { isValidAddress } from './recipients.js';
 import { oneLine } from './render.js';
 
@@ -48,6 +53,8 @@ export interface MailerOptions {
   timeoutMs?: number;
   /** SMTP connections kept open and used at once; default 4 (the outbox drain's parallel sends). */
   maxConnections?: number;
+  /** `[mail] allow_plaintext_auth`: send credentials over smtp:// without STARTTLS. Default false. */
+  allowPlaintextAuth?: boolean;
 }
 
 /** Parses `Display Name <addr@host>` or `addr@host`; throws CONFIG_INVALID otherwise. */
@@ -78,9 +85,18 @@ interface SmtpLikeError {
  * connections, timeouts, 4xx, 5xx to AUTH or MAIL FROM, which are operator configuration and
  * affect every mail alike) is MAIL_UNAVAILABLE and retried with backoff.
  */
-export function classifySmtpError(error: unknown, secrets: readonly string[] = []): AppError {
+export function classifySmtpError(error: unknown, secrets: readonly string[] = [], context: { tlsRequired?: boolean } = {}): AppError {
   if (error instanceof AppError) return error;
   const e = (error ?? {}) as SmtpLikeError;
+  if (context.tlsRequired === true && e.code === 'ETLS') {
+    // Retryable like other operator-side SMTP problems: a stripped STARTTLS offer may be a
+    // passing attack, and mails wait in the outbox until the setting or the server is fixed.
+    return new AppError(
+      'MAIL_UNAVAILABLE',
+      'the mail server did not offer STARTTLS (or it was stripped on the way), so the SMTP user and password were not sent: enable STARTTLS on the server, or use smtps:// (port 465), or, only for a trusted relay on this machine or a private network, set [mail] allow_plaintext_auth = true',
+      { retryable: true, cause: error, details: { smtpCode: 'ETLS', status: typeof e.responseCode === 'number' ? e.responseCode : undefined, command: 'STARTTLS' } },
+    );
+  }
   const status = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   const command = typeof e.command === 'string' ? e.command : undefined;
   const raw = typeof e.response === 'string' && e.response !== '' ? e.response : typeof e.message === 'string' ? e.message : String(error);
@@ -92,20 +108,11 @@ export function classifySmtpError(error: unknown, secrets: readonly string[] = [
   return new AppError('MAIL_UNAVAILABLE', `the mail server could not take the mail: ${message}`, { retryable: true, cause: error, details });
 }
 
-function smtpPassword(smtpUrl: string): string[] {
-  try {
-    const url = new URL(smtpUrl);
-    return url.password === '' ? [] : [decodeURIComponent(url.password)];
-  } catch {
-    return [];
-  }
-}
-
 export function createMailer(options: MailerOptions): Mailer {
   const from = parseFrom(options.from);
   const fromDomain = from.address.slice(from.address.lastIndexOf('@') + 1);
   const timeout = options.timeoutMs ?? 30_000;
-  const secrets = options.smtpUrl === undefined ? [] : smtpPassword(options.smtpUrl);
+  const secrets = connectionSecrets(options.smtpUrl);
   const logOnly = options.smtpUrl === undefined;
   let smtpUrl: URL | undefined;
   if (options.smtpUrl !== undefined) {
@@ -123,11 +130,16 @@ export function createMailer(options: MailerOptions): Mailer {
   // parameters such as `tls.rejectUnauthorized` keep working) and our options go on top.
   // Pooled: a mail server that greets after a delay (smtp-server waits 100 ms, postscreen longer)
   // or wants STARTTLS + AUTH costs that once per connection, not once per mail.
+  const parsedUrl = options.smtpUrl === undefined ? undefined : parseConnectionUrl(options.smtpUrl);
+  const sendsCredentials = smtpUrl !== undefined && smtpUrl.protocol === 'smtp:' && smtpUrl.username !== '';
+  const tlsRequired = sendsCredentials && options.allowPlaintextAuth !== true;
   const transport =
     options.smtpUrl === undefined
     ? nodemailer.createTransport({ jsonTransport: true })
     : nodemailer.createTransport({
-        ...parseConnectionUrl(options.smtpUrl),
+        ...parsedUrl,
+        // Last, so that no `?requireTLS=false` or `?ignoreTLS=true` in the URL undoes it.
+        ...(tlsRequired ? { requireTLS: true, ignoreTLS: false } : {}),
         pool: true,
         maxConnections: options.maxConnections ?? 4,
         maxMessages: 100,
@@ -166,7 +178,7 @@ export function createMailer(options: MailerOptions): Mailer {
       try {
         info = await transport.sendMail(message);
       } catch (error) {
-        throw classifySmtpError(error, secrets);
+        throw classifySmtpError(error, secrets, { tlsRequired });
       }
       const list = (value: unknown): string[] =>
         Array.isArray(value) ? value.map((v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v !== null && 'address' in v ? String(v.address) : String(v))) : [];

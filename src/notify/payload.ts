@@ -11,9 +11,51 @@ export type MailKind = (typeof mailKinds)[number];
 
 export type Audience = 'owner' | 'admin';
 
-const text = z.string().max(100_000);
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Strings up to this length (code units) are segmented whole; V8's segmenter is superlinear. */
+const EXACT_CLIP_LIMIT = 2000;
+/** Longest grapheme cluster looked for around a cut (longer ones, e.g. Zalgo text, may be split). */
+const CLUSTER_WINDOW = 32;
+
+/**
+ * `value` cut to at most `max` user-perceived characters, ending in "…" when cut (never splits an
+ * emoji, a surrogate pair or an accent). A short text is counted grapheme by grapheme; a long one
+ * is cut after at most `max - 1` code units, moved back to the nearest grapheme boundary, so
+ * that a hostile 100,000-character title costs microseconds (segmenting it whole took seconds).
+ */
+export function clip(value: string, max: number): string {
+  if (value.length <= max) return value; // code units ≥ graphemes: it fits
+  if (value.length <= EXACT_CLIP_LIMIT) {
+    const graphemes = Array.from(segmenter.segment(value), (s) => s.segment);
+    if (graphemes.length <= max) return value;
+    return `${graphemes.slice(0, Math.max(1, max - 1)).join('').trimEnd()}…`;
+  }
+  const end = Math.max(1, max - 1);
+  const from = Math.max(0, end - CLUSTER_WINDOW);
+  let cut = from;
+  for (const { index } of segmenter.segment(value.slice(from, end + CLUSTER_WINDOW))) {
+    if (from + index > end) break;
+    cut = from + index;
+  }
+  return `${value.slice(0, cut === 0 ? end : cut).trimEnd()}…`;
+}
+
+/**
+ * Longest text kept in a payload field. Longer text is cut, not refused: a refused payload can
+ * never be rendered, and the mail (the owner's DOI) would be lost for a long title. Rows written
+ * before this limit existed are cut when read.
+ */
+export const MAX_PAYLOAD_TEXT = 20_000;
+/** Longest list (file names, warnings) kept in a payload. */
+export const MAX_PAYLOAD_LIST = 1000;
+
+const text = z.string().transform((v) => clip(v, MAX_PAYLOAD_TEXT));
 const nullableText = text.nullable().optional().transform((v) => v ?? null);
-const names = z.array(text).max(10_000).default([]);
+const names = z
+  .array(text)
+  .default([])
+  .transform((list) => list.slice(0, MAX_PAYLOAD_LIST));
 
 /** zod schema of `mail_outbox.payload`; lenient on absent optional parts, strict on types. */
 export const outboxPayloadSchema = z.object({
@@ -58,13 +100,19 @@ export const outboxPayloadSchema = z.object({
       /** Overrides the built-in advice sentence for `code`. */
       advice: text.optional(),
       /** Zenodo validation messages (`errors[].field` / `messages`). */
-      fieldErrors: z.array(z.object({ field: text, message: text })).max(1000).optional(),
+      fieldErrors: z
+        .array(z.object({ field: text, message: text }))
+        .optional()
+        .transform((list) => list?.slice(0, MAX_PAYLOAD_LIST)),
     })
     .optional(),
   /** CKAN extra that links a dataset to its Zenodo record (for DATASET_UNMAPPED advice). */
   linkExtra: text.optional(),
   /** Recipient problems found while resolving owners; shown to the admin. */
-  warnings: z.array(text).max(1000).optional(),
+  warnings: z
+    .array(text)
+    .optional()
+    .transform((list) => list?.slice(0, MAX_PAYLOAD_LIST)),
   /** `delivery_failed` mails: which address could not be reached, for which mail. */
   delivery: z
     .object({

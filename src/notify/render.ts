@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mustache from 'mustache';
 import { AppError } from '../errors.js';
-import { outboxPayloadSchema, type Audience, type MailKind, type ParsedOutboxPayload } from './payload.js';
+import { clip, outboxPayloadSchema, type Audience, type MailKind, type ParsedOutboxPayload } from './payload.js';
 
 export type { OutboxPayload } from './payload.js';
 
@@ -71,7 +71,6 @@ export function loadTemplates(templatesDir?: string): TemplateSet {
 // --- text helpers ------------------------------------------------------------------------------
 
 const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu;
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /**
  * Makes a value safe for one header line: control characters (CR, LF, TAB, NUL...) and Unicode
@@ -83,13 +82,29 @@ export function oneLine(value: string): string {
 
 /** Truncates to `max` user-perceived characters (never splits an emoji, surrogate pair or accent). */
 export function truncateGraphemes(value: string, max: number): string {
-  const graphemes = Array.from(segmenter.segment(value), (s) => s.segment);
-  if (graphemes.length <= max) return value;
-  return `${graphemes.slice(0, Math.max(1, max - 1)).join('').trimEnd()}…`;
+  return clip(value, max);
 }
 
 const SUBJECT_TITLE_MAX = 80;
 const SUBJECT_MAX = 200;
+/**
+ * Limits of what a dataset (or a remote server) puts in a mail body. A title of 100,000
+ * characters is an attack or an accident, not something an owner needs to read in full; the
+ * mail must still go out with its DOIs.
+ */
+export const BODY_LIMITS = { title: 500, name: 200, item: 300, message: 4000, list: 200 } as const;
+
+/** One line, cut to `max`: cutting after oneLine, so collapsed blanks do not count. */
+function line(value: string, max: number): string {
+  return clip(oneLine(clip(value, max * 4)), max);
+}
+
+/** A list of one-line items, at most BODY_LIMITS.list of them, then "… and N more". */
+function lines(list: readonly string[], max: number = BODY_LIMITS.item): string[] {
+  const items = list.slice(0, BODY_LIMITS.list + 1).map((v) => line(v, max)).filter((s) => s !== '');
+  if (list.length <= BODY_LIMITS.list) return items;
+  return [...items.slice(0, BODY_LIMITS.list), `… and ${list.length - BODY_LIMITS.list} more`];
+}
 
 /** `10.5281/zenodo.1`, `doi:10.5281/...` or `https://doi.org/10.5281/...` → bare DOI. */
 function bareDoi(value: string | null): string | null {
@@ -242,25 +257,25 @@ const kindNames: Record<string, string> = {
 // --- the view ----------------------------------------------------------------------------------
 
 function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): Record<string, unknown> {
-  const title = oneLine(p.dataset.title) || oneLine(p.dataset.name) || p.dataset.id;
+  const title = line(p.dataset.title, BODY_LIMITS.title) || line(p.dataset.name, BODY_LIMITS.title) || line(p.dataset.id, BODY_LIMITS.name);
   const doi = bareDoi(p.version?.doi ?? null);
   const conceptDoi = bareDoi(p.version?.conceptDoi ?? null);
   const changes = p.changes ?? { added: [], replaced: [], removed: [] };
-  const clean = (list: string[]): string[] => list.map(oneLine).filter((s) => s !== '');
-  const added = clean(changes.added);
-  const replaced = clean(changes.replaced);
-  const removed = clean(changes.removed);
-  const context = { ...(p.linkExtra === undefined ? {} : { linkExtra: oneLine(p.linkExtra) }), datasetName: oneLine(p.dataset.name) };
+  const added = lines(changes.added);
+  const replaced = lines(changes.replaced);
+  const removed = lines(changes.removed);
+  const datasetName = line(p.dataset.name, BODY_LIMITS.name);
+  const context = { ...(p.linkExtra === undefined ? {} : { linkExtra: line(p.linkExtra, BODY_LIMITS.name) }), datasetName };
   const failure = p.error ? describeFailure(p.error.code, context) : undefined;
-  const warnings = (p.warnings ?? []).map(oneLine);
+  const warnings = lines(p.warnings ?? [], BODY_LIMITS.message);
   const isAdmin = audience === 'admin';
   return {
     title,
     subjectTitle: truncateGraphemes(title, SUBJECT_TITLE_MAX),
-    datasetName: oneLine(p.dataset.name),
-    datasetId: oneLine(p.dataset.id),
+    datasetName,
+    datasetId: line(p.dataset.id, BODY_LIMITS.name),
     datasetUrl: safeUrl(p.dataset.url),
-    rule: p.rule === null ? null : oneLine(p.rule),
+    rule: p.rule === null ? null : line(p.rule, BODY_LIMITS.name),
     syncId: p.syncId === null ? null : String(p.syncId),
     isAdmin,
     isOwner: !isAdmin,
@@ -275,7 +290,7 @@ function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): 
           conceptDoi,
           conceptDoiUrl: conceptDoi === null ? null : doiUrl(conceptDoi),
           recordUrl: safeUrl(p.version.recordUrl),
-          label: p.version.label === null ? null : oneLine(p.version.label) || null,
+          label: p.version.label === null ? null : line(p.version.label, BODY_LIMITS.name) || null,
         }
       : null,
     doi,
@@ -293,20 +308,20 @@ function buildView(kind: MailKind, p: ParsedOutboxPayload, audience: Audience): 
     hasRemoved: removed.length > 0,
     error: p.error
       ? {
-          code: oneLine(p.error.code),
-          message: p.error.message.trim(),
+          code: line(p.error.code, BODY_LIMITS.name),
+          message: clip(p.error.message.trim(), BODY_LIMITS.message),
           summary: failure?.summary,
-          advice: p.error.advice ?? failure?.advice,
-          fieldErrors: (p.error.fieldErrors ?? []).map((f) => ({ field: oneLine(f.field), message: oneLine(f.message) })),
+          advice: p.error.advice === undefined ? failure?.advice : clip(p.error.advice, BODY_LIMITS.message),
+          fieldErrors: (p.error.fieldErrors ?? []).slice(0, BODY_LIMITS.list).map((f) => ({ field: line(f.field, BODY_LIMITS.name), message: line(f.message, BODY_LIMITS.item) })),
           hasFieldErrors: (p.error.fieldErrors ?? []).length > 0,
         }
       : null,
     delivery: p.delivery
       ? {
           ...p.delivery,
-          recipient: oneLine(p.delivery.recipient),
-          kindName: kindNames[p.delivery.kind] ?? oneLine(p.delivery.kind),
-          error: oneLine(p.delivery.error),
+          recipient: line(p.delivery.recipient, BODY_LIMITS.item),
+          kindName: kindNames[p.delivery.kind] ?? line(p.delivery.kind, BODY_LIMITS.name),
+          error: line(p.delivery.error, BODY_LIMITS.message),
         }
       : null,
     kind,

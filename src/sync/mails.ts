@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
-import { buildOutboxRows, fieldErrorsFrom, type MailFacts } from '../notify/payload.js';
+import { buildOutboxRows, clip, fieldErrorsFrom, type MailFacts } from '../notify/payload.js';
 import { resolveRecipients, type OwnerDirectory } from '../notify/recipients.js';
 import type { MailContext } from './worker.js';
 import type { OutboxRow } from './ports.js';
@@ -31,7 +31,8 @@ export function createMailBuilder(options: MailBuilderOptions): (context: MailCo
       dataset: {
         id: dataset?.id ?? context.datasetId,
         name,
-        title: (dataset?.title ?? plan?.dataset.title ?? name) || name,
+        // Cut here already, so the outbox row stays small; the renderer cuts further to its limits.
+        title: clip((dataset?.title ?? plan?.dataset.title ?? name) || name, 2000),
         url: `${options.ckanUrl.replace(/\/+$/, '')}/dataset/${encodeURIComponent(name)}`,
       },
       rule: rule?.name ?? plan?.ruleName ?? null,

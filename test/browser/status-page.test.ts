@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createStatusQueries } from '../../src/db/status-queries.js';
+import { createSessionQueries } from '../../src/db/session-queries.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
   await seedArchive(db);
   server = await startHttpServer({
     status: createStatusQueries(db.pool),
+    sessions: createSessionQueries(db.pool),
     triggerSync: (id) => {
       triggered.push(id);
       return Promise.resolve({ queued: true, jobId: `job-${triggered.length}` });

@@ -38,8 +38,8 @@ describe('valid settings', () => {
       database: { url: undefined, dataDir: join(dir, 'db'), embeddedPort: 5433 },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
       sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 60_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
-      mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4 },
-      http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false },
+      mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4, allowPlaintextAuth: false },
+      http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false, trustProxy: false },
       log: { level: 'info' },
     });
   });
@@ -55,6 +55,7 @@ allowed_hosts = ckan.internal, 10.0.0.5:8443 ,[::1]:80
 [http]
 public_status = 1
 listen = [::1]:0
+trust_proxy = true
 [schedule]
 scan = 0 */2 * * * *
 timezone = Europe/Zurich
@@ -68,7 +69,7 @@ level = debug
     expect(config?.ckan.url).toBe('https://example.org/data');
     expect(config?.ckan.pageSize).toBe(1000);
     expect(config?.sync).toMatchObject({ concurrency: 64, writeBack: true, allowedHosts: ['ckan.internal', '10.0.0.5:8443', '[::1]:80'] });
-    expect(config?.http).toMatchObject({ publicStatus: true, listen: '[::1]:0' });
+    expect(config?.http).toMatchObject({ publicStatus: true, listen: '[::1]:0', trustProxy: true });
     expect(config?.schedule).toMatchObject({ scan: '0 */2 * * * *', timezone: 'Europe/Zurich' });
     expect(config?.mail.smtpUrl).toBe('smtp://u:pa;ss@mail.example.org:587');
     expect(config?.log.level).toBe('debug');
@@ -239,9 +240,9 @@ describe('secrets from files', () => {
 
   it('reads CKAN_ZENODO_<SECTION>_<KEY>_FILE, which wins over the file value', async () => {
     const secret = join(root, 'http-token');
-    await writeFile(secret, 'from-file\n');
+    await writeFile(secret, 'from-file-8c2e4a6f0b1d3e5a7c9f1b3d\n');
     const { config } = await load(`${URL_LINE}[http]\ntoken = in-ini\n`, { CKAN_ZENODO_HTTP_TOKEN_FILE: secret });
-    expect(config?.http.token).toBe('from-file');
+    expect(config?.http.token).toBe('from-file-8c2e4a6f0b1d3e5a7c9f1b3d');
   });
 
   it('a value and a file in the environment is a problem', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Stack } from '../support/stack.js';
 
 export const root = join(import.meta.dirname, '..', '..');
-export const HTTP_TOKEN = 'http-test-token';
+export const HTTP_TOKEN = 'http-test-token-5c1e9a7f3b2d8e40';
 
 export function requireDist(): void {
   if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it) before this test');
@@ -55,6 +55,8 @@ export async function writeSettings(
       'level = info',
       '',
     ].join('\n'),
+    // It holds tokens: owner-only, as an operator's should be (else the daemon warns).
+    { mode: 0o600 },
   );
   await writeFile(rules, 'rules:\n  - name: tagged\n    when: { tags: [zenodo] }\n');
   return { settings, rules };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createStatusQueries } from '../../src/db/status-queries.js';
+import { createSessionQueries } from '../../src/db/session-queries.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { enqueueSync, startQueue, type Queue } from '../../src/queue/boss.js';
@@ -17,6 +18,7 @@ beforeAll(async () => {
   queue = await startQueue({ connectionString: db.url, log: silentLogger(), max: 2 });
   server = await startHttpServer({
     status: createStatusQueries(db.pool),
+    sessions: createSessionQueries(db.pool),
     triggerSync: () => Promise.resolve({ queued: true }),
     metrics: () => Promise.resolve({ scans: {}, lastScan: undefined, syncs: {}, zenodoResponses: {}, zenodoRateLimited: 0, bytesUploaded: 0 }),
     config: { listen: '127.0.0.1:0', token: undefined, publicStatus: true, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { createPool } from '../../src/db/database.js';
 import { createStatusQueries } from '../../src/db/status-queries.js';
+import { createSessionQueries } from '../../src/db/session-queries.js';
 import { startHttpServer, type HttpConfig, type HttpServer, type TriggerResult } from '../../src/http/server.js';
 import { renderPrometheus } from '../../src/http/metrics.js';
 import { AppError } from '../../src/errors.js';
@@ -52,6 +53,7 @@ function fakeTrigger(): FakeTrigger {
 async function start(overrides: Partial<HttpConfig> = {}, database: TestDatabase = db, trigger = fakeTrigger()): Promise<{ url: string; trigger: FakeTrigger }> {
   const server = await startHttpServer({
     status: createStatusQueries(database.pool),
+    sessions: createSessionQueries(database.pool),
     triggerSync: (id) => trigger.fn(id),
     metrics: () => Promise.resolve(PROCESS_METRICS),
     config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *', ...overrides },
@@ -101,6 +103,7 @@ describe('/healthz', () => {
     await pool.end();
     const server = await startHttpServer({
       status: createStatusQueries(pool),
+      sessions: createSessionQueries(pool),
       triggerSync: () => Promise.resolve({ queued: true }),
       metrics: () => Promise.resolve(PROCESS_METRICS),
       config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },

@@ -175,6 +175,30 @@ describe('outbox delivery', () => {
     expect(message.raw).toMatch(/charset=utf-8/i);
   });
 
+  it('a 100,000-character title (and a 150,000-character one stored earlier) still gives delivered mails, cut with an ellipsis', async () => {
+    await startSmtp();
+    const syncId = await createSync('d-1');
+    const huge = `Ocean 🌊 ${'température de surface '.repeat(5000)}`.slice(0, 100_000);
+    expect(huge.length).toBe(100_000);
+    expect(await queueNewVersion({ maintainer_email: 'jane@example.org' }, syncId, huge)).toBe(1);
+    // A row as the code before the limit could write it: its renderer refused it for good.
+    const older = await createSync('d-2');
+    await withTransaction(tdb.pool, (client) =>
+      insertOutbox(client, [{ syncId: older, datasetId: 'd-2', recipient: 'bob@example.org', kind: 'new_version', payload: { ...facts(older, 'x'.repeat(150_000)), audience: 'owner' } }]),
+    );
+
+    expect(await drain(new Date())).toEqual({ sent: 2, retried: 0, failed: 0 });
+    for (const message of smtp.messages) {
+      const mail = await parse(message.raw);
+      expect(mail.subject!.length).toBeLessThanOrEqual(200);
+      expect(mail.subject).toMatch(/^New version archived on Zenodo: (Ocean 🌊 température|x+).*… \(10\.5281\/zenodo\.124\)$/u);
+      expect(mail.text).toContain('https://doi.org/10.5281/zenodo.124');
+      expect(mail.text).toMatch(/(surface|x{100})[^\n]*…/u);
+      expect(Buffer.byteLength(message.raw)).toBeLessThan(60_000);
+    }
+    expect((await listOutbox(tdb.pool)).map((r) => r.status)).toEqual(['sent', 'sent']);
+  });
+
   it('a permanently rejected address is marked failed, reported to the admin, and not retried', async () => {
     await startSmtp({ rejectRecipients: ['gone@example.org'] });
     await queueNewVersion({ maintainer_email: 'gone@example.org', author_email: 'jane@example.org' }, await createSync('d-1'));

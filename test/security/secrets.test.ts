@@ -42,7 +42,8 @@ beforeAll(async () => {
     zenodo: { faultSeed: 3 },
     config: {
       sync: { allowedHosts: ['127.0.0.1', '127.0.0.2'], maxAttempts: 1000 },
-      mail: { smtpUrl: `smtp://archive:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}` },
+      // The capture server offers no STARTTLS: a local relay, as allow_plaintext_auth is meant for.
+      mail: { smtpUrl: `smtp://archive:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}`, allowPlaintextAuth: true },
       http: { token: HTTP_TOKEN, listen: '127.0.0.1:0' },
       log: { level: 'debug' },
     },
