@@ -26,7 +26,7 @@ import { cleanSpool, createDownloadDispatcher, createSourceOpener, createSpoolBu
 import { createMailBuilder } from './sync/mails.js';
 import { ckanPort } from './sync/ckan-port.js';
 import { createSyncRunner, type SyncRunner } from './sync/job.js';
-import type { SyncDeps, SyncOutcome } from './sync/worker.js';
+import { previewSync, type SyncDeps, type SyncOutcome, type SyncPreview } from './sync/worker.js';
 import type { CkanDataset, CkanResource, Link } from './sync/ports.js';
 import { linkDataset } from './sync/link.js';
 import { startReaper } from './sync/reaper.js';
@@ -69,6 +69,8 @@ export interface Daemon {
   reconcileNow(): Promise<ReconcileReport>;
   /** Queues a sync of one dataset (id or name) now; null job id when one is already queued. */
   triggerSync(idOrName: string, trigger?: SyncJobData['trigger']): Promise<{ queued: boolean; jobId: string | null; datasetId: string }>;
+  /** What a sync would do, creating nothing (the `sync --dry-run` command). */
+  previewSync(idOrName: string): Promise<SyncPreview>;
   /** Runs one sync in this process, outside the queue (the `sync` command). */
   syncNow(idOrName: string, trigger?: string): Promise<SyncOutcome>;
   /**
@@ -341,6 +343,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       scanNow,
       reconcileNow,
       triggerSync,
+      previewSync: (idOrName) => previewSync(syncDeps, idOrName),
       async syncNow(idOrName, trigger = 'manual') {
         const dataset = await syncDeps.ckan.packageShow(idOrName);
         if (dataset) {

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { AppError, isAppError, toAppError, type ErrorCode } from '../errors.js';
 import type { Rule, Rules } from '../rules/types.js';
 import { selectDataset } from '../rules/select.js';
-import { planSync, type ArchivedFile, type PlannedFile } from './plan.js';
+import { planSync, type ArchivedFile, type Plan, type PlannedFile, type SkippedResource } from './plan.js';
 import type { OpenedSource } from './source.js';
 import type { CkanDataset, CkanPort, CkanResource, Link, OutboxRow, StoredPlan, SyncRun, SyncStore, ZDeposition, ZenodoPort } from './ports.js';
 import { parseZenodoReference, type ZenodoReference } from './zenodo-reference.js';
@@ -96,7 +96,7 @@ function extraValue(dataset: CkanDataset, key: string): string | undefined {
  * Link resolution: DB link → CKAN extra → the rule's concept → none. A CKAN extra naming another
  * concept than the stored link is a conflict (someone re-pointed the dataset): never guess.
  */
-async function resolveLink(deps: SyncDeps, dataset: CkanDataset, rule: Rule): Promise<Link | undefined> {
+async function resolveLink(deps: SyncDeps, dataset: CkanDataset, rule: Rule, save = true): Promise<Link | undefined> {
   const stored = await deps.store.getLink(dataset.id);
   const extra = extraValue(dataset, deps.linkExtra);
   const declared = extra ?? rule.zenodo.concept;
@@ -129,7 +129,7 @@ async function resolveLink(deps: SyncDeps, dataset: CkanDataset, rule: Rule): Pr
     throw new AppError('DATASET_UNMAPPED', `the dataset's "${deps.linkExtra}" points to Zenodo record ${reference.id}, which has no published version this account can see`);
   }
   const link = linkTo(dataset.id, latest);
-  await deps.store.saveLink(link);
+  if (save) await deps.store.saveLink(link);
   return link;
 }
 
@@ -147,8 +147,13 @@ function mergeArchived(latest: ZDeposition, known: readonly ArchivedFile[]): Arc
   });
 }
 
-async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: string): Promise<SyncRun | { nothing: true }> {
-  const link = await resolveLink(deps, dataset, rule);
+/** What a sync of the dataset would do, from CKAN, the database and Zenodo (read only). */
+async function buildPlan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, options: { save: boolean }): Promise<{ result: Plan; stored: StoredPlan }> {
+  // Everything that needs no Zenodo call first: a dataset that cannot be published costs nothing.
+  const { metadata, fingerprint, warnings, problems, license } = deps.mapMetadata(dataset, rule);
+  const problem = problems[0];
+  if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings, ...(problem.fieldErrors && { errors: problem.fieldErrors }) } });
+  const link = await resolveLink(deps, dataset, rule, options.save);
   if (!link && rule.on_unmapped === 'notify') {
     throw new AppError(
       'DATASET_UNMAPPED',
@@ -159,9 +164,6 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
   if (link?.conceptRecid && !latest) {
     throw new AppError('ZENODO_NOT_FOUND', `Zenodo concept ${link.conceptRecid} has no published version this account can see`);
   }
-  const { metadata, fingerprint, warnings, problems, license } = deps.mapMetadata(dataset, rule);
-  const problem = problems[0];
-  if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings, ...(problem.fieldErrors && { errors: problem.fieldErrors }) } });
   const fingerprints = new Map(dataset.resources.map((r) => [r.id, deps.fingerprintResource(r)]));
   const archived = latest ? { files: mergeArchived(latest, await deps.store.archivedFiles(dataset.id)), metadataFingerprint: link?.archivedMetadataFingerprint ?? null } : undefined;
   const result = planSync({
@@ -184,6 +186,11 @@ async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: s
     license,
     dataset: { id: dataset.id, name: dataset.name, title: dataset.title ?? dataset.name, url: datasetUrl(deps.ckanUrl, dataset) },
   };
+  return { result, stored };
+}
+
+async function plan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, trigger: string): Promise<SyncRun | { nothing: true }> {
+  const { result, stored } = await buildPlan(deps, dataset, rule, { save: true });
   if (result.kind === 'nothing') {
     const run = await deps.store.createSync(dataset.id, trigger, stored);
     await deps.store.finish(run.id, 'unchanged', { reason: 'the archived version is up to date' });
@@ -461,6 +468,55 @@ async function stopUnselected(deps: SyncDeps, run: SyncRun, reason: string): Pro
   await deps.store.finish(run.id, 'skipped', { reason });
   deps.log.warn({ syncId: run.id, datasetId: run.datasetId, depositionId: run.draftId, reason }, 'sync stopped before publishing: the dataset is no longer selected');
   return { state: 'skipped', reason, syncId: run.id };
+}
+
+export interface SyncPreview {
+  dataset: { id: string; name: string; title: string } | undefined;
+  /** Why nothing would be published (not selected, or a problem such as LICENSE_UNKNOWN). */
+  stop?: { code: string; message: string; fieldErrors?: { field: string; message: string }[] };
+  rule?: string;
+  kind?: Plan['kind'];
+  conceptRecid?: string | null;
+  /** The exact metadata that would be sent to Zenodo. */
+  metadata?: Record<string, unknown>;
+  files?: { filename: string; action: PlannedFile['action']; size: number | null; source: string }[];
+  remove?: string[];
+  skipped?: SkippedResource[];
+  license?: string;
+  warnings: string[];
+}
+
+/**
+ * `sync --dry-run`: everything a sync would decide — selection, metadata, files, warnings —
+ * after every rule filter, reading CKAN, the database and Zenodo but creating nothing anywhere.
+ */
+export async function previewSync(deps: SyncDeps, idOrName: string): Promise<SyncPreview> {
+  const dataset = await deps.ckan.packageShow(idOrName);
+  if (!dataset) return { dataset: undefined, stop: { code: 'CKAN_NOT_FOUND', message: `CKAN has no dataset "${idOrName}" visible to the API token` }, warnings: [] };
+  const summary = { id: dataset.id, name: dataset.name, title: dataset.title ?? dataset.name };
+  const selection = selectDataset(deps.rules, dataset);
+  if (!selection.selected) return { dataset: summary, stop: { code: 'DATASET_NOT_SELECTED', message: selection.reason }, warnings: [] };
+  const mapped = deps.mapMetadata(dataset, selection.rule);
+  try {
+    const { result, stored } = await buildPlan(deps, dataset, selection.rule, { save: false });
+    return {
+      dataset: summary,
+      rule: selection.rule.name,
+      kind: result.kind,
+      conceptRecid: stored.conceptRecid,
+      metadata: stored.metadata,
+      files: stored.files.map((f) => ({ filename: f.filename, action: f.action, size: f.size, source: f.source.url })),
+      remove: stored.delete.filter((d) => !stored.files.some((f) => f.filename === d.filename)).map((d) => d.filename),
+      skipped: stored.skipped,
+      license: stored.license,
+      warnings: stored.warnings ?? [],
+    };
+  } catch (caught) {
+    const error = toAppError(caught);
+    if (error.retryable) throw error;
+    const fieldErrors = mapped.problems.find((p) => p.code === error.code)?.fieldErrors;
+    return { dataset: summary, rule: selection.rule.name, stop: { code: error.code, message: error.message, ...(fieldErrors && { fieldErrors }) }, metadata: mapped.metadata, license: mapped.license, warnings: mapped.warnings };
+  }
 }
 
 /**

@@ -181,3 +181,45 @@ describe('empty resources', () => {
     expect(stack.zenodo.state.depositions.filter((d) => d.state !== 'done')).toEqual([]);
   });
 });
+
+describe('see before you publish: sync --dry-run', () => {
+  test('shows the exact metadata, files with sizes, skipped resources and the licence, and creates nothing', async () => {
+    const rules = { ...stack.rules, rules: stack.rules.rules.map((r) => ({ ...r, resources: { ...r.resources, formats: ['CSV'] } })) };
+    const previewer = await startDaemon({ config: stack.config, rules, log: silentLogger(), mode: 'worker', workers: false, schedule: false, http: false });
+    const dataset = taggedDataset('preview-me', [1500, 700], { doi: '10.16904/envidat.42' });
+    (dataset.resources as { format: string }[])[1]!.format = 'PDF';
+    stack.ckan.addDataset(dataset);
+    const mark = stack.zenodo.requests.length;
+    try {
+      const preview = await previewer.previewSync('preview-me');
+      expect(preview.stop).toBeUndefined();
+      expect(preview.kind).toBe('first_version');
+      expect(preview.files).toEqual([{ filename: 'file-0.csv', action: 'add', size: 1500, source: expect.stringContaining('/download/file-0.csv') as string }]);
+      expect(preview.skipped).toEqual([{ resourceId: expect.any(String) as string, name: 'file-1.csv', reason: 'format "PDF" is not in the rule\'s formats (CSV)' }]);
+      expect(preview.license).toBe('"cc-by-4.0", from the dataset\'s licence "cc-by" in CKAN');
+      expect(preview.metadata).toMatchObject({
+        title: 'Dataset preview-me',
+        license: 'cc-by-4.0',
+        creators: [{ name: 'Jane Doe' }, { name: 'John Smith' }],
+        keywords: ['environment'],
+        related_identifiers: [
+          { identifier: `${stack.config.ckan.url}/dataset/preview-me`, relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'url' },
+          { identifier: '10.16904/envidat.42', relation: 'isDerivedFrom', resource_type: 'dataset', scheme: 'doi' },
+        ],
+      });
+    } finally {
+      await previewer.stop();
+    }
+    expect(writesSince(mark)).toEqual([]);
+    expect(await syncState(dataset.id as string)).toEqual([]);
+  });
+
+  test('says why a dataset would not be published', async () => {
+    stack.ckan.addDataset(taggedDataset('preview-private', [100], { private: true }));
+    expect((await daemon.previewSync('preview-private')).stop).toMatchObject({ code: 'DATASET_NOT_SELECTED', message: expect.stringMatching(/private in CKAN/) as string });
+    stack.ckan.addDataset(taggedDataset('preview-nolicence', [100], { license_id: 'cc-nc' }));
+    const noLicence = await daemon.previewSync('preview-nolicence');
+    expect(noLicence.stop?.code).toBe('LICENSE_UNKNOWN');
+    expect(noLicence.metadata).toBeDefined();
+  });
+});
