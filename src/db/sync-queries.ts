@@ -167,6 +167,18 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
       return rows[0]?.found === true;
     },
 
+    async earlierFirstDrafts(datasetId) {
+      // Drafts recorded by first-version syncs of the dataset that ended without publishing
+      // (failed or skipped), newest first; at most a few: each costs a GET when looked at.
+      const { rows } = await pool.query<{ draft_id: string }>(
+        `SELECT DISTINCT ON (draft_id) draft_id FROM sync_runs
+         WHERE dataset_id = $1 AND kind = 'first_version' AND state IN ('failed', 'skipped') AND draft_id IS NOT NULL
+         ORDER BY draft_id DESC LIMIT 5`,
+        [datasetId],
+      );
+      return rows.map((r) => Number(r.draft_id));
+    },
+
     async uploadedFiles(syncId) {
       const { rows } = await pool.query<{ filename: string; md5: string | null; size: string | null }>(
         'SELECT filename, md5, size FROM sync_files WHERE sync_id = $1 AND md5 IS NOT NULL',

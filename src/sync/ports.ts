@@ -135,6 +135,12 @@ export interface SyncStore {
   noteCreatingDeposition(syncId: number): Promise<void>;
   /** Whether a sync of this dataset noted a creation whose deposition id it never recorded. */
   mayHaveUnrecordedDeposition(datasetId: string): Promise<boolean>;
+  /**
+   * Deposition ids that earlier first-version syncs of the dataset recorded and that ended
+   * without publishing (failed, skipped), newest first. Zenodo may have published one of them
+   * after all (an answer lost every time), or it is an unsubmitted draft the next sync can reuse.
+   */
+  earlierFirstDrafts(datasetId: string): Promise<number[]>;
   uploadedFiles(syncId: number): Promise<Map<string, { md5: string; size: number }>>;
   /** Files of this sync whose resource turned out empty when downloaded (not uploaded). */
   emptyFiles(syncId: number): Promise<Set<string>>;

@@ -147,13 +147,40 @@ function mergeArchived(latest: ZDeposition, known: readonly ArchivedFile[]): Arc
   });
 }
 
+/** The deposition of an earlier first-version sync, when it still exists; undefined when gone. */
+async function earlierDraft(deps: SyncDeps, id: number): Promise<ZDeposition | undefined> {
+  return deps.zenodo.getDeposition(id).catch((e: unknown) => {
+    if (toAppError(e).code === 'ZENODO_NOT_FOUND') return undefined;
+    throw e;
+  });
+}
+
+/**
+ * A first version Zenodo published although its sync never learnt it (every answer to the
+ * publish was lost, and the sync failed): the dataset is linked to that record, so the next sync
+ * makes a new version of it instead of a second concept DOI for the same dataset.
+ */
+async function publishedEarlierDraft(deps: SyncDeps, dataset: CkanDataset, save: boolean): Promise<Link | undefined> {
+  for (const id of await deps.store.earlierFirstDrafts(dataset.id)) {
+    const deposition = await earlierDraft(deps, id);
+    if (!deposition || deposition.state !== 'done' || !deposition.submitted || !deposition.conceptRecid) continue;
+    const link = linkTo(dataset.id, deposition);
+    if (save) {
+      await deps.store.saveLink(link);
+      deps.log.warn({ datasetId: dataset.id, depositionId: id, doi: deposition.doi }, 'an earlier sync had published the first version without knowing it: linked to that record');
+    }
+    return link;
+  }
+  return undefined;
+}
+
 /** What a sync of the dataset would do, from CKAN, the database and Zenodo (read only). */
 async function buildPlan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, options: { save: boolean }): Promise<{ result: Plan; stored: StoredPlan }> {
   // Everything that needs no Zenodo call first: a dataset that cannot be published costs nothing.
   const { metadata, fingerprint, warnings, problems, license } = deps.mapMetadata(dataset, rule);
   const problem = problems[0];
   if (problem) throw new AppError(problem.code, problem.message, { details: { problems, warnings, ...(problem.fieldErrors && { errors: problem.fieldErrors }) } });
-  const link = await resolveLink(deps, dataset, rule, options.save);
+  const link = (await resolveLink(deps, dataset, rule, options.save)) ?? (await publishedEarlierDraft(deps, dataset, options.save));
   if (!link && rule.on_unmapped === 'notify') {
     throw new AppError(
       'DATASET_UNMAPPED',
@@ -273,6 +300,12 @@ async function openDraft(deps: SyncDeps, run: SyncRun): Promise<ZDeposition> {
   // by its link back to the CKAN dataset; reuse it instead of creating a second one. Such a draft
   // can only exist after a creation noted below whose draft was never recorded: only then are the
   // account's depositions searched (up to 3 list requests of 100, from the rate-limit budget).
+  // A draft left by an earlier first-version sync that failed is taken up again rather than
+  // leaving it in the account and opening another one.
+  for (const id of await deps.store.earlierFirstDrafts(run.datasetId)) {
+    const earlier = await earlierDraft(deps, id);
+    if (earlier && earlier.state === 'unsubmitted' && !earlier.submitted) return earlier;
+  }
   if (await deps.store.mayHaveUnrecordedDeposition(run.datasetId)) {
     const orphan = await deps.zenodo.findUnpublishedDraft(p.dataset.url);
     if (orphan) return orphan;

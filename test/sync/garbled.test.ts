@@ -148,3 +148,29 @@ test('answers that stay unreadable end the attempt as retryable, and the next at
   expect(stack.zenodo.state.depositions.filter((d) => d.state !== 'done')).toEqual([]);
   expect(stack.zenodo.state.records.filter((r) => JSON.stringify(r.metadata.related_identifiers ?? []).includes('/dataset/unknown-'))).toHaveLength(2);
 }, 120_000);
+
+test('a first version published while every answer was lost, after the sync gave up: the retry links to it and mints no second concept DOI', async () => {
+  const giveUp = await startDaemon({ config: { ...stack.config, sync: { ...stack.config.sync, maxAttempts: 1 } }, rules: stack.rules, log: silentLogger(), mode: 'worker', workers: false, schedule: false, http: false });
+  const dataset = taggedDataset('lost-first-publish', [1400]);
+  stack.ckan.addDataset(dataset);
+  try {
+    proxy.garble([
+      { method: 'POST', path: /\/actions\/publish$/, garble: 'cut', times: 1000 },
+      { method: 'GET', path: /^\/api\/deposit\/depositions\/\d+$/, garble: 'html', nth: 2, times: 1000 },
+    ]);
+    expect(await giveUp.syncNow('lost-first-publish')).toMatchObject({ state: 'failed', code: 'ZENODO_PUBLISH_UNKNOWN' });
+    proxy.garble([]);
+    const concepts = (): string[] => stack.zenodo.state.records.filter((r) => JSON.stringify(r.metadata.related_identifiers ?? []).includes('/dataset/lost-first-publish')).map((r) => r.conceptrecid);
+    expect(concepts()).toHaveLength(1); // Zenodo did publish it
+
+    const retried = await giveUp.syncNow('lost-first-publish', 'retry');
+    expect(retried.state === 'done' || retried.state === 'unchanged' || retried.state === 'skipped').toBe(true);
+    expect(new Set(concepts()).size).toBe(1);
+    const { rows } = await stack.db.pool.query<{ concept_recid: string }>('SELECT concept_recid FROM links WHERE dataset_id = $1', [dataset.id]);
+    expect(rows.map((r) => r.concept_recid)).toEqual([concepts()[0]]);
+    expect(stack.zenodo.state.depositions.filter((d) => d.state !== 'done')).toEqual([]);
+  } finally {
+    proxy.garble([]);
+    await giveUp.stop();
+  }
+}, 120_000);
