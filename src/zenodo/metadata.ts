@@ -123,6 +123,30 @@ function line(value: unknown): string | undefined {
   return t?.replace(/\s+/g, ' ');
 }
 
+/** Longest title sent (a record's title is shown everywhere, DataCite caps titles too). */
+const MAX_TITLE = 1000;
+/**
+ * Longest description (notes) rendered: Zenodo caps a metadata request body at 100 MiB
+ * (reference zenodo-api.md, MAX_CONTENT_LENGTH), and rendering megabytes of Markdown for every
+ * sync is work nobody reads; 100,000 characters is far beyond any real dataset description.
+ */
+const MAX_NOTES = 100_000;
+
+/** `value` cut to at most `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
+function clipText(value: string, max: number): string {
+  if (value.length <= max) return value;
+  let end = max - 1;
+  const code = value.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--;
+  return `${value.slice(0, end).trimEnd()}…`;
+}
+
+function clipNotes(notes: string | undefined, warnings: string[]): string | undefined {
+  if (notes === undefined || notes.length <= MAX_NOTES) return notes;
+  warnings.push(`the description is longer than ${MAX_NOTES} characters; it is cut with an ellipsis`);
+  return clipText(notes, MAX_NOTES);
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -203,7 +227,10 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   if (title.length < 3) {
     warnings.push(`the title "${title}" is shorter than the 3 characters Zenodo requires; publishing will fail until it is longer`);
   }
-  if (title.length > 1000) title = title.slice(0, 1000);
+  if (title.length > MAX_TITLE) {
+    title = clipText(title, MAX_TITLE);
+    warnings.push(`the title is longer than ${MAX_TITLE} characters; it is cut with an ellipsis`);
+  }
 
   const problems: MapResult['problems'] = [];
   const licenseChoice = chooseLicense(text(dataset.license_id), rule, warnings, problems);
@@ -214,7 +241,7 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   const metadata: ZenodoMetadata = {
     title,
     upload_type: uploadType,
-    description: renderDescription(text(dataset.notes), url, renderer),
+    description: renderDescription(clipNotes(text(dataset.notes), warnings), url, renderer),
     creators: creatorsOrProblem(dataset, warnings, problems),
     license,
     publication_date: isoDate(opts.today),

@@ -211,3 +211,14 @@ describe('metadataFingerprint', () => {
     expect(metadataFingerprint(a)).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe('huge fields', () => {
+  it('cuts a 100,000-character title and a 300,000-character description with an ellipsis, and says so', () => {
+    const { metadata, warnings } = map({ title: 'T'.repeat(100_000), notes: 'word '.repeat(60_000), author: 'A B', license_id: 'cc-by' });
+    expect(metadata.title).toHaveLength(1000);
+    expect(metadata.title.endsWith('…')).toBe(true);
+    expect(metadata.description.length).toBeLessThan(101_000);
+    expect(metadata.description).toMatch(/…<\/p>\n<p>Archived from/);
+    expect(warnings.join('\n')).toMatch(/title is longer than 1000 characters[\s\S]*description is longer than 100000 characters/);
+  });
+});
