@@ -23,7 +23,7 @@ const dist = process.argv[1];
 const load = (p) => import(pathToFileURL(join(dist, p)).href);
 const { createZenodoClient } = await load('zenodo/client.js');
 const { startZenodoEmulator } = await load('emulators/zenodo/server.js');
-const { openSource } = await load('sync/source.js');
+const { openSource, createSpoolBudget } = await load('sync/source.js');
 const { silentLogger } = await load('log.js');
 
 // A CKAN-like file server whose resource is empty: 200 with Content-Length: 0.
@@ -33,7 +33,7 @@ const fileUrl = 'http://127.0.0.1:' + files.address().port + '/dataset/x/resourc
 const emu = await startZenodoEmulator({ tokens: ['t'], rateLimit: false });
 const client = createZenodoClient({ baseUrl: emu.url, token: 't', log: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1 } });
 const spoolDir = await mkdtemp(join(tmpdir(), 'czs-empty-'));
-const source = { ckanUrl: 'http://127.0.0.1:' + files.address().port, ckanToken: 'ckan-token', policy: { allowedHosts: ['127.0.0.1'] }, spoolDir, userAgent: 'test', timeoutMs: 5000 };
+const source = { ckanUrl: 'http://127.0.0.1:' + files.address().port, ckanToken: 'ckan-token', policy: { allowedHosts: ['127.0.0.1'] }, spoolDir, userAgent: 'test', timeoutMs: 5000, limits: { timeoutMs: 60000, minRate: 0, minRateWindowMs: 60000 }, spool: createSpoolBudget(10 ** 9) };
 const draft = await client.createDeposition({ title: 'Empty' });
 const before = emu.requests.length;
 const codes = [];
