@@ -27,7 +27,7 @@ import { startSmtpCapture, type SmtpCapture } from '../../src/emulators/smtp.js'
 import { startZenodoEmulator, type ZenodoEmulator } from '../../src/emulators/zenodo/server.js';
 import { startRestartablePostgres, type RestartablePostgres } from '../support/restartable-postgres.js';
 import { taggedDataset } from '../support/stack.js';
-import { requireDist, startRun, terminate, waitFor, writeSettings, type RunProcess } from '../daemon/process.js';
+import { HTTP_TOKEN, requireDist, startRun, terminate, waitFor, writeSettings, type RunProcess } from '../daemon/process.js';
 
 let server: RestartablePostgres;
 let dir: string;
@@ -198,7 +198,7 @@ test('a restart mid-upload: the sync stops (its lock is gone), resumes from its 
   // The first upload is held for 3 s at Zenodo: the restart happens while it is in flight.
   zenodo.setFaults([{ route: 'upload', kind: 'slow', probability: 1, count: 1, delayMs: 3000 }]);
   ckan.addDataset(dataset);
-  await fetch(`${setup.httpUrl}/api/datasets/${dataset.id as string}/sync`, { method: 'POST', headers: { Authorization: 'Bearer http-test-token' } }).then((r) => r.arrayBuffer());
+  await fetch(`${setup.httpUrl}/api/datasets/${dataset.id as string}/sync`, { method: 'POST', headers: { Authorization: `Bearer ${HTTP_TOKEN}` } }).then((r) => r.arrayBuffer());
 
   await waitFor(async () => (await syncStates(setup.pool, dataset.id as string)).includes('draft_open') || undefined, { what: 'the draft to be open', process: setup.proc });
   await restart(setup);
@@ -213,7 +213,7 @@ test('a restart mid-publish: the published version is recorded once, never publi
   const dataset = taggedDataset('restart-publish', [3000]);
   zenodo.setFaults([{ route: 'publish', kind: 'slow', probability: 1, count: 1, delayMs: 3000 }]);
   ckan.addDataset(dataset);
-  await fetch(`${setup.httpUrl}/api/datasets/${dataset.id as string}/sync`, { method: 'POST', headers: { Authorization: 'Bearer http-test-token' } }).then((r) => r.arrayBuffer());
+  await fetch(`${setup.httpUrl}/api/datasets/${dataset.id as string}/sync`, { method: 'POST', headers: { Authorization: `Bearer ${HTTP_TOKEN}` } }).then((r) => r.arrayBuffer());
 
   await waitFor(async () => (await syncStates(setup.pool, dataset.id as string)).includes('metadata_set') || undefined, { what: 'the metadata to be set', process: setup.proc });
   await restart(setup);
