@@ -434,8 +434,9 @@ export function createStatusQueries(q: Queryable): StatusQueries {
           [datasetId],
         ),
         q.query<SyncSummaryDb & { record_id: number | null; draft_id: number | null; plan: Json }>(
-          // Only the plan's file lists: the rest holds the dataset's title and more, unbounded.
-          `SELECT ${SYNC_SUMMARY}, s.record_id, s.draft_id, jsonb_build_object('files', s.plan->'files', 'delete', s.plan->'delete') AS plan
+          // Only the plan's file lists and its licence note: the rest holds the dataset's title and more, unbounded.
+          `SELECT ${SYNC_SUMMARY}, s.record_id, s.draft_id,
+                  jsonb_build_object('files', s.plan->'files', 'delete', s.plan->'delete', 'license', left(s.plan->>'license', 500)) AS plan
              FROM sync_runs s LEFT JOIN datasets d USING (dataset_id)
             WHERE s.dataset_id = $1 ORDER BY s.started_at DESC, s.id DESC LIMIT $2`,
           [datasetId, syncLimit],

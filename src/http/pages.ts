@@ -166,7 +166,7 @@ ${v.dataset?.organization ? `<dt>Organisation</dt><dd>${escapeHtml(v.dataset.org
           .map(
             (ver) => `<li><h3>${ver.versionLabel ? `Version ${escapeHtml(ver.versionLabel)}` : escapeHtml(KIND_TITLES[ver.kind ?? ''] ?? 'Version')} · ${formatTime(ver.at)}</h3>
 <p>DOI ${doiLink(ver.doi)}</p>
-${changeList(ver.changes)}</li>`,
+${ver.license ? `<p>Licence ${escapeHtml(ver.license)}</p>\n` : ''}${changeList(ver.changes)}</li>`,
           )
           .join('\n')}</ol>`;
 
@@ -184,6 +184,7 @@ ${
       }<p><strong>What to do:</strong> ${escapeHtml(s.error.advice)}</p></div>`
     : ''
 }
+${s.license && !s.doi ? `<p>Licence ${escapeHtml(s.license)}</p>` : ''}
 ${s.steps.length === 0 ? '' : `<ol class="steps">${s.steps.map((st) => `<li>${escapeHtml(st.step)} · ${formatTime(st.at)}${formatDetail(st.detail)}</li>`).join('')}</ol>`}
 </details>`,
           )

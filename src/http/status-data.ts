@@ -144,7 +144,14 @@ const planSchema = z.object({
     .array(z.object({ filename: z.string(), action: z.string(), size: z.number().nullable().optional() }))
     .catch([]),
   delete: z.array(z.object({ filename: z.string() })).catch([]),
+  license: z.string().nullable().optional().catch(undefined),
 });
+
+/** Which licence a sync gives (or gave) the record, and why; absent in plans of older versions. */
+function licenseFor(plan: unknown): string | null {
+  const parsed = planSchema.safeParse(plan ?? {});
+  return parsed.success ? (parsed.data.license ?? null) : null;
+}
 
 export interface FileChange {
   filename: string;
@@ -160,6 +167,8 @@ export interface VersionEntry {
   at: Date;
   /** Files uploaded or removed by this version (what was recorded, else what was planned). */
   changes: FileChange[];
+  /** The licence and why (CKAN's, the rule's, the owner's override). */
+  license: string | null;
 }
 
 export interface SyncAttempt {
@@ -174,6 +183,7 @@ export interface SyncAttempt {
   error: { code: string; message: string | null; summary: string; advice: string } | null;
   steps: { step: string; at: Date; detail: unknown }[];
   changes: FileChange[];
+  license: string | null;
 }
 
 export interface DatasetView {
@@ -239,6 +249,7 @@ export async function loadDatasetView(
       versionLabel: history.link && s.doi === history.link.latestDoi ? history.link.latestVersionLabel : null,
       at: s.finishedAt ?? s.updatedAt,
       changes: changesFor(s.id, s.plan, history),
+      license: licenseFor(s.plan),
     }));
   const syncs: SyncAttempt[] = history.syncs.map((s) => {
     const text = s.errorCode === null ? null : describeFailure(s.errorCode, { datasetName: name });
@@ -257,6 +268,7 @@ export async function loadDatasetView(
           : { code: s.errorCode, message: s.errorMessage === null ? null : redactText(s.errorMessage, options.secrets), summary: text.summary, advice: text.advice },
       steps: history.steps.filter((step) => step.syncId === s.id).map((step) => ({ step: step.step, at: step.at, detail: scrubJson(step.detail, options.secrets) })),
       changes: changesFor(s.id, s.plan, history),
+      license: licenseFor(s.plan),
     };
   });
   return {

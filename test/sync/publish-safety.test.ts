@@ -148,6 +148,9 @@ describe('no silent licence, no nameless record', () => {
     }
     const [mail] = await mailsTo('owner-rulelicence@owners.test', 1);
     expect(mail).toMatch(/Licence: "cc0-1.0", set by rule "with-licence"/);
+    // The status page's version timeline says the same.
+    const page = await fetch(`${daemon.httpUrl!}/datasets/rule-licence`, { headers: { Authorization: `Bearer ${stack.config.http.token!}` } });
+    expect(await page.text()).toContain('Licence &quot;cc0-1.0&quot;, set by rule &quot;with-licence&quot; (zenodo.license) because the dataset&#39;s CKAN licence &quot;other-undefined&quot; has no exact Zenodo equivalent');
   });
 
   test('a dataset that names nobody (no author, maintainer or organization) is not published', async () => {
