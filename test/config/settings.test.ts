@@ -37,7 +37,7 @@ describe('valid settings', () => {
       zenodo: { url: 'https://zenodo.org', token: undefined, timeoutMs: 60_000 },
       database: { url: undefined, dataDir: join(dir, 'db'), embeddedPort: 5433 },
       schedule: { scan: '*/15 * * * *', reconcile: '17 3 * * *', timezone: 'UTC' },
-      sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', maxAttempts: 8, drainTimeoutMs: 60_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
+      sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 8, drainTimeoutMs: 60_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
       mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4, allowPlaintextAuth: false },
       http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false, trustProxy: false },
       log: { level: 'info' },
