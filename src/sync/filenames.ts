@@ -146,6 +146,14 @@ export function baseFilename(resource: FilenameSource): string {
     const urlExt = splitExtension(fromUrl).ext.toLowerCase();
     if (!resource.datastoreExport && ext === '' && urlExt !== '' && urlExt !== wanted) name = truncateBytes(name + urlExt, MAX_BYTES);
     else if (resource.datastoreExport || ext === '') name = truncateBytes(name + wanted, MAX_BYTES);
+  } else if (!wanted && ext === '') {
+    // No format, or one we have no extension for: the URL's extension is the best evidence of
+    // the type. data.birmingham.gov.uk (shared/fixtures/ckan-real, "purchase-card-transactions")
+    // has uploads with `format: ""` named "Purchase Card transactions - November 2014" whose URL
+    // ends in `purchasecardsnov2014.xls`; without this the archived file had no extension at all.
+    // Only a plain word counts ("v1.2" is a version, not a type).
+    const urlExt = splitExtension(fromUrl).ext;
+    if (/^\.[A-Za-z][A-Za-z0-9]{0,9}$/.test(urlExt)) name = truncateBytes(name + urlExt.toLowerCase(), MAX_BYTES);
   }
   return name;
 }

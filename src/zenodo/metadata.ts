@@ -257,7 +257,14 @@ export function mapDatasetToZenodo(dataset: CkanDatasetLike, rule: Rule, opts: M
   const tags = keywords(dataset.tags).filter((t) => !triggers.has(t.toLowerCase()));
   if (tags.length > 0) metadata.keywords = tags;
   const version = line(dataset.version);
-  if (version !== undefined) metadata.version = version.slice(0, 191); // RDM max length (§5)
+  // A version names a release, so it has a number in it ("1.0", "v2", "2021-03"). EnviDat's
+  // "dataset-for-canopy-scale-vpd-reduction-..." (shared/fixtures/ckan-real, envidat.ch
+  // package_search) has `version: "double-blind"`, a review-workflow note that a curator would
+  // not let stand as "Version double-blind" on a permanent record; such a value is left out.
+  if (version !== undefined && /\p{N}/u.test(version)) metadata.version = version.slice(0, 191); // RDM max length (§5)
+  else if (version !== undefined) {
+    warnings.push(`the version "${version.slice(0, 80)}" has no number in it, so it does not read as a version; the record is published without one`);
+  }
   const communities = [...new Set(rule.zenodo.communities.map((c) => c.trim()).filter((c) => c !== ''))];
   if (communities.length > 0) metadata.communities = communities.map((identifier) => ({ identifier }));
   if (rule.zenodo.access_right === 'embargoed') {
