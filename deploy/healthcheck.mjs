@@ -2,8 +2,8 @@
 // on the port of CKAN_ZENODO_HTTP_LISTEN (default 8080) must answer 200 within 4 s. Any other
 // command (`worker`, `migrate`, …) has no HTTP server: healthy while its process is up. The command
 // is read from /proc, because the same image (and HEALTHCHECK) serves every command.
-// /healthz, not /readyz: an orchestrator that restarts unhealthy containers must not restart the
-// daemon while only the database is away (/readyz is for load balancers and monitoring).
+// /healthz, not /readyz: it also fails when the scan scheduler has stopped firing, which a restart
+// fixes (the database answering is all /readyz checks; that is for load balancers and monitoring).
 import { readdirSync, readFileSync } from 'node:fs';
 
 function daemonCommand() {

@@ -167,4 +167,20 @@ wait "$daemon_pid" || run_rc=$?
 daemon_pid=
 [[ $run_rc -eq 0 ]] || { cat "$log" >&2; fail "run exited with $run_rc after SIGTERM"; }
 
+# The Upgrade section's way back: dump, drop and recreate the database owned by the role, restore
+# with --no-owner as the role; the restored schema must be complete (migrate has nothing to do).
+if command -v pg_dump >/dev/null && command -v pg_restore >/dev/null; then
+  step "backup (pg_dump), new empty database, restore (pg_restore --no-owner), migrate"
+  dump=$destdir/backup.dump
+  pg_dump --format=custom --file="$dump" "$database_url" || fail "pg_dump of $db_name"
+  sql "DROP DATABASE $db_name WITH (FORCE)"
+  sql "CREATE DATABASE $db_name OWNER $db_role"
+  pg_restore --no-owner --exit-on-error --dbname "$database_url" "$dump" || fail "pg_restore into $db_name"
+  migrated=$(as_service migrate --settings "$etc/settings.ini") || fail "migrate after the restore"
+  echo "$migrated"
+  [[ $migrated == "database is up to date"* ]] || fail "the restored database was not up to date: $migrated"
+else
+  echo "== backup and restore not checked: pg_dump or pg_restore is not installed"
+fi
+
 echo "install test passed"
