@@ -334,7 +334,7 @@ async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Prom
   if (options.path !== undefined) {
     const file = resolve(cwd, options.path);
     try {
-      return { file, shown: options.path, text: await readFile(file, 'utf8'), mode: (await stat(file)).mode };
+      return { file, shown: options.path, text: await readFile(file, 'utf8'), mode: exposedMode(await stat(file)) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       return { shown: options.path, problem: { file: options.path, line: undefined, path: '(file)', message: `cannot be read: ${code} (give an existing settings file, or none to use the environment only)` } };
@@ -342,7 +342,7 @@ async function readSettingsFile(options: LoadSettingsOptions, cwd: string): Prom
   }
   const file = resolve(cwd, 'settings.ini');
   try {
-    return { file, shown: 'settings.ini', text: await readFile(file, 'utf8'), mode: (await stat(file)).mode };
+    return { file, shown: 'settings.ini', text: await readFile(file, 'utf8'), mode: exposedMode(await stat(file)) };
   } catch {
     return { shown: 'env' };
   }
@@ -463,7 +463,7 @@ async function readSecretFile(source: Source, baseDir: string): Promise<{ value?
     const info = await stat(path);
     if (!info.isFile()) return { path, problem: `${show(path)} is not a regular file (allowed: a file holding only the secret)` };
     if (info.size > MAX_SECRET_FILE_BYTES) return { path, problem: `${show(path)} is ${info.size} bytes (allowed: a file holding only the secret, at most ${MAX_SECRET_FILE_BYTES} bytes)` };
-    return { path, mode: info.mode, value: (await readFile(path, 'utf8')).trim() };
+    return { path, mode: exposedMode(info), value: (await readFile(path, 'utf8')).trim() };
   } catch (error) {
     return { path, problem: `cannot read ${show(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (allowed: a readable file holding only the secret)` };
   }
@@ -474,6 +474,19 @@ async function readSecretFile(source: Source, baseDir: string): Promise<{ value?
  * container or a single-user host may not care, but on a shared machine it hands out the tokens.
  * Windows has no such mode bits.
  */
+/**
+ * The permission bits that expose a file to someone other than the service. A file owned by
+ * another user (root) whose group is the service's own group, readable by that group, is the
+ * documented install (`root:ckan-zenodo-sync 0640`, deploy/README.md): the group read bit then
+ * reaches only the service, and "chmod 600" would lock it out. Group write still counts.
+ */
+function exposedMode(info: { mode: number; uid: number; gid: number }): number {
+  let mode = info.mode & 0o777;
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid && info.gid === process.getgid?.()) mode &= ~0o040;
+  return mode;
+}
+
 function openToOthers(mode: number | undefined): boolean {
   return process.platform !== 'win32' && mode !== undefined && (mode & 0o077) !== 0;
 }
