@@ -187,7 +187,9 @@ async function buildPlan(deps: SyncDeps, dataset: CkanDataset, rule: Rule, optio
       `the dataset is not linked to a Zenodo record and the rule "${rule.name}" says on_unmapped: notify. Add the extra "${deps.linkExtra}" with the Zenodo DOI, or run \`ckan-zenodo-sync link ${dataset.name} <doi>\``,
     );
   }
-  const latest = link?.conceptRecid ? await deps.zenodo.findLatestVersion(link.conceptRecid) : undefined;
+  // Asked through the last version we know: a record's versions list names the concept's latest
+  // in one request, where a concept id costs a 404 first (zenodo/zenodo#2499, reference §10).
+  const latest = link?.conceptRecid ? await deps.zenodo.findLatestVersion(String(link.latestRecordId ?? link.conceptRecid)) : undefined;
   if (link?.conceptRecid && !latest) {
     throw new AppError('ZENODO_NOT_FOUND', `Zenodo concept ${link.conceptRecid} has no published version this account can see`);
   }
