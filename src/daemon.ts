@@ -172,7 +172,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onResponse: (status: number) => metrics.zenodoResponse(status),
     });
     release.add('zenodo client', () => zenodo.close());
-    const policy = { allowedHosts: config.sync.allowedHosts };
+    const policy = { allowedHosts: config.sync.allowedHosts, portalOrigin: new URL(config.ckan.url).origin };
     const downloads = createDownloadDispatcher(policy, config.ckan.timeoutMs);
     release.add('download dispatcher', () => downloads.close());
     await cleanSpool(config.sync.spoolDir, log);
