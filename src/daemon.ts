@@ -13,7 +13,8 @@ import type { Logger } from './log.js';
 import { AppError, isAppError, toAppError } from './errors.js';
 import { openDatabase, migrate, type Database } from './db/index.js';
 import { createSyncStore } from './db/sync-queries.js';
-import { openSyncDatasets, pendingWork } from './db/locks.js';
+import { pendingWork } from './db/locks.js';
+import { planResumes } from './sync/resume.js';
 import { startQueue, QUEUE_SYNC, enqueueSync, type Queue, type SyncJobData } from './queue/boss.js';
 import { createCkanClient, type CkanClient } from './scanner/ckan-client.js';
 import { runScan, runReconcile, type ScanReport, type ReconcileReport } from './scanner/scan.js';
@@ -171,7 +172,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onResponse: (status: number) => metrics.zenodoResponse(status),
     });
     release.add('zenodo client', () => zenodo.close());
-    const policy = { allowedHosts: config.sync.allowedHosts };
+    const policy = { allowedHosts: config.sync.allowedHosts, portalOrigin: new URL(config.ckan.url).origin };
     const downloads = createDownloadDispatcher(policy, config.ckan.timeoutMs);
     release.add('download dispatcher', () => downloads.close());
     await cleanSpool(config.sync.spoolDir, log);
@@ -273,9 +274,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     // Syncs left open by a process that died (crash, SIGKILL, power loss) are finished now
     // rather than when their queue lease runs out; the per-dataset lock keeps this from racing
-    // a live worker on another machine.
-    for (const datasetId of options.workers === false ? [] : await openSyncDatasets(db.pool)) {
+    // a live worker on another machine. A sync waiting out its retry backoff keeps waiting, and
+    // a dataset whose job is still queued gets no second one (src/sync/resume.ts).
+    const resumes = options.workers === false ? { enqueue: [], run: [] } : await planResumes(db.pool, QUEUE_SYNC);
+    for (const datasetId of resumes.enqueue) {
       await enqueueSync(queue.boss, { datasetId, datasetName: datasetId, trigger: 'retry', resources: { added: [], changed: [], removed: [] }, metadataChanged: false, fingerprints: { metadata: null, resources: {} } });
+    }
+    for (const datasetId of resumes.run) {
       void track(runner.run({ datasetId, trigger: 'retry' })).catch((error: unknown) => log.warn({ err: toAppError(error), datasetId }, 'resuming an interrupted sync failed; the queue will retry it'));
     }
     // Jobs of workers that died (here or on another machine) go back to the queue as soon as

@@ -167,6 +167,16 @@ export function createSyncStore(pool: pg.Pool): SyncStore {
       return rows[0]?.found === true;
     },
 
+    async isOwnDraft(depositionId) {
+      // Also the drafts a sync recorded and later replaced (reopened after a discard): the steps keep them.
+      const { rows } = await pool.query<{ found: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM sync_runs WHERE draft_id = $1)
+             OR EXISTS (SELECT 1 FROM sync_steps WHERE step = 'draft_open' AND detail->>'depositionId' = $1::text) AS found`,
+        [depositionId],
+      );
+      return rows[0]?.found === true;
+    },
+
     async earlierFirstDrafts(datasetId) {
       // Drafts recorded by first-version syncs of the dataset that ended without publishing
       // (failed or skipped), newest first; at most a few: each costs a GET when looked at.

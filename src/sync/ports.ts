@@ -141,6 +141,11 @@ export interface SyncStore {
    * after all (an answer lost every time), or it is an unsubmitted draft the next sync can reuse.
    */
   earlierFirstDrafts(datasetId: string): Promise<number[]>;
+  /**
+   * Whether a sync of ours ever recorded this deposition as its draft. A pending draft no sync
+   * recorded was opened by someone else (a person editing a new version on Zenodo by hand).
+   */
+  isOwnDraft(depositionId: number): Promise<boolean>;
   uploadedFiles(syncId: number): Promise<Map<string, { md5: string; size: number }>>;
   /** Files of this sync whose resource turned out empty when downloaded (not uploaded). */
   emptyFiles(syncId: number): Promise<Set<string>>;

@@ -57,6 +57,13 @@ export function isPublicAddress(address: string): boolean {
 export interface HostPolicy {
   /** Entries of `[sync] allowed_hosts`: host names or addresses, optionally with `:port`. */
   allowedHosts: readonly string[];
+  /**
+   * The origin of `[ckan] url`: the operator chose it, so downloads from it are allowed even on a
+   * loopback or private address. The origin, not the host: other ports of a private host are
+   * other services (a database, an admin page), exactly what the guard is for; list them in
+   * `[sync] allowed_hosts` when the portal really serves files there.
+   */
+  portalOrigin?: string;
 }
 
 function normaliseHost(host: string): string {
@@ -64,6 +71,7 @@ function normaliseHost(host: string): string {
 }
 
 export function isAllowListed(url: URL, policy: HostPolicy): boolean {
+  if (policy.portalOrigin !== undefined && url.origin === policy.portalOrigin) return true;
   const host = normaliseHost(url.hostname);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   return policy.allowedHosts.some((entry) => {
@@ -123,7 +131,10 @@ export function guardedLookup(policy: HostPolicy) {
     dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
       if (err) return callback(err, '');
       const list = addresses;
-      const allowed = policy.allowedHosts.length > 0 && isAllowListed(new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}`), { allowedHosts: policy.allowedHosts.map((h) => h.replace(/:\d+$/, '')) });
+      // The port is not known here; it was checked against the policy before connecting.
+      const portalHost = policy.portalOrigin === undefined ? [] : [normaliseHost(new URL(policy.portalOrigin).hostname)];
+      const hosts = [...policy.allowedHosts.map((h) => h.replace(/:\d+$/, '')), ...portalHost];
+      const allowed = hosts.length > 0 && isAllowListed(new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}`), { allowedHosts: hosts });
       const bad = list.find((a) => !isPublicAddress(a.address));
       if (bad && !allowed) return callback(refused(hostname, bad.address), '');
       if (options.all) return callback(null, list);

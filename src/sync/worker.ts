@@ -16,6 +16,7 @@ import type { CkanDataset, CkanPort, CkanResource, Link, OutboxRow, StoredPlan, 
 import { parseZenodoReference, type ZenodoReference } from './zenodo-reference.js';
 import { linkTo } from './link.js';
 import { mergeCuration } from '../zenodo/curation.js';
+import { ownPendingDraft } from './foreign-draft.js';
 
 export type MailKind = 'first_version' | 'new_version' | 'metadata_edit' | 'failure';
 
@@ -294,9 +295,12 @@ async function openDraft(deps: SyncDeps, run: SyncRun): Promise<ZDeposition> {
     return deps.zenodo.edit(p.baseRecordId);
   }
   if (p.conceptRecid !== null && p.baseRecordId !== null) {
-    // newVersion returns the pending draft when one exists (reference zenodo-api.md §4.2),
-    // including the 400 "Please remove all files first." case, which the adapter resolves.
-    return (await deps.zenodo.findPendingDraft(p.conceptRecid)) ?? deps.zenodo.newVersion(p.baseRecordId);
+    // Only a draft of ours is taken up again (src/sync/foreign-draft.ts).
+    const pending = await deps.zenodo.findPendingDraft(p.conceptRecid);
+    if (pending) return ownPendingDraft(deps, run, pending);
+    // Noted first: a crash before the draft id is recorded leaves a draft we still recognise as ours.
+    await deps.store.noteCreatingDeposition(run.id);
+    return deps.zenodo.newVersion(p.baseRecordId);
   }
   // First version: a crash between create and recording the id leaves a draft we can recognise
   // by its link back to the CKAN dataset; reuse it instead of creating a second one. Such a draft

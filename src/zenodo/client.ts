@@ -24,7 +24,7 @@
  * - Pacing: every answer carries X-RateLimit-Limit/Remaining/Reset (§8). Once less than half the
  *   budget is left, the remaining requests are spread evenly over the time to the reset, and with
  *   nothing left we wait for the reset, so a long run stays under the limit instead of bursting
- *   into 429s.
+ *   into 429s. A 429 with Retry-After waits that long (all callers), not until the reset.
  *
  * The token goes only to the configured Zenodo origin (links from answers pointing elsewhere are
  * refused), and it is scrubbed from every error message and detail, even if a server echoes it.
@@ -360,10 +360,16 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     const remaining = Number(header(headers, 'x-ratelimit-remaining'));
     const reset = Number(header(headers, 'x-ratelimit-reset'));
     if (Number.isFinite(limit) && limit > 0) rate.limit = limit;
+    if (status === 429 && header(headers, 'retry-after') !== undefined) {
+      // Zenodo said how long to wait: that long, not until the window's reset (a minute away
+      // while Retry-After may say 1 s). The 429's remaining/reset are not taken as the pace:
+      // its "0 left" would hold every worker until the reset; the next answer tells the pace.
+      rate.blockedUntil = Math.max(rate.blockedUntil, now() + retryAfterMs(headers));
+      return;
+    }
     if (Number.isFinite(remaining) && remaining >= 0) rate.remaining = remaining;
     if (Number.isFinite(reset) && reset > 0) rate.resetAt = reset * 1000;
-    // Retry-After is whole seconds and often rounds down to 0 just before the reset; waiting for
-    // the reset itself avoids a burst of immediate retries that all get 429 again.
+    // Without Retry-After the reset is all there is to go by.
     if (status === 429) rate.blockedUntil = Math.max(rate.blockedUntil, now() + retryAfterMs(headers), Number.isFinite(reset) && reset > 0 ? reset * 1000 : 0);
   }
 
@@ -371,7 +377,13 @@ export function createZenodoClient(opts: ZenodoClientOptions): ZenodoClient {
     const ra = header(headers, 'retry-after');
     if (ra !== undefined) {
       const seconds = Number(ra);
-      if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 3600_000);
+      // Whole seconds, rounded down: "0" just before the reset would retry at once into another
+      // 429, so it waits for the reset (at most a second away) instead.
+      if (seconds === 0) {
+        const reset = Number(header(headers, 'x-ratelimit-reset'));
+        return Number.isFinite(reset) && reset > 0 ? Math.min(Math.max(0, reset * 1000 - now()) + 50, 1000) : 1000;
+      }
+      if (Number.isFinite(seconds) && seconds > 0) return Math.min(seconds * 1000, 3600_000);
       const date = Date.parse(ra);
       if (!Number.isNaN(date)) return Math.min(Math.max(0, date - now()), 3600_000);
     }

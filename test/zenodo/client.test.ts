@@ -291,6 +291,24 @@ describe('rate limits', () => {
     expect(client.stats().rateLimited).toBe(2);
   });
 
+  it("waits a 429's Retry-After of 1 s, not the minute until the window's reset, and keeps pacing afterwards", async () => {
+    emu.setRateLimit({ perMinute: 100, perHour: 5000 });
+    const draft = await client.createDeposition(metadata());
+    // The 429 carries X-RateLimit-Reset a minute away (the emulator's window) and Retry-After: 1.
+    emu.setFaults([{ route: 'get', kind: '429', probability: 1, count: 1, retryAfterSeconds: 1 }]);
+    const start = clock;
+    const [a, b] = await Promise.all([client.getDeposition(draft.id), client.getDeposition(draft.id)]);
+    expect([a.id, b.id]).toEqual([draft.id, draft.id]);
+    expect(emu.requests.filter((r) => r.status === 429)).toHaveLength(1);
+    expect(clock - start).toBeGreaterThanOrEqual(1000);
+    expect(clock - start).toBeLessThan(10_000);
+    // Pacing still holds afterwards: 150 more calls stay within 100 in every minute.
+    for (let i = 0; i < 150; i++) await client.getDeposition(draft.id);
+    const times = emu.requests.filter((r) => r.status !== 429).map((r) => r.at);
+    for (let i = 0; i < times.length; i++) expect(times.filter((t) => t >= times[i]! && t < times[i]! + 60_000).length).toBeLessThanOrEqual(100);
+    expect(emu.requests.filter((r) => r.status === 429)).toHaveLength(1);
+  });
+
   it('retries a GET through 5xx answers and resets', async () => {
     const draft = await client.createDeposition(metadata());
     emu.setFaults([
