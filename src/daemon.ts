@@ -11,7 +11,7 @@ import type { Config } from './config/types.js';
 import type { Rules } from './rules/types.js';
 import type { Logger } from './log.js';
 import { AppError, isAppError, toAppError } from './errors.js';
-import { openDatabase, migrate, type Database } from './db/index.js';
+import { checkSchema, openDatabase, migrate, type Database } from './db/index.js';
 import { createSyncStore } from './db/sync-queries.js';
 import { openSyncDatasets, pendingWork } from './db/locks.js';
 import { startQueue, QUEUE_SYNC, enqueueSync, type Queue, type SyncJobData } from './queue/boss.js';
@@ -58,6 +58,8 @@ export interface DaemonOptions {
   pollingIntervalSeconds?: number;
   /** Called after each recorded sync step (progress output, crash points in tests). */
   onStep?: SyncDeps['onStep'];
+  /** false: refuse a schema that is behind instead of upgrading it (one-shot commands). Default true. */
+  migrate?: boolean;
 }
 
 export interface Daemon {
@@ -150,7 +152,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // more for its steps: a pool smaller than that stalls every worker at once.
     const db = await openDatabase(config.database, log, { poolSize: 2 * config.sync.concurrency + 6 });
     release.add('database', () => db.close());
-    await migrate(db, log);
+    if (options.migrate === false) await checkSchema(db);
+    else await migrate(db, log);
 
     const queue = await startQueueRetryingDeadlocks({ connectionString: db.connectionString, log, syncRetryLimit: config.sync.maxAttempts, max: Math.max(4, config.sync.concurrency + 2) });
     release.add('queue', () => queue.stop({ timeoutMs: config.sync.drainTimeoutMs, graceful: true }));

@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import { openDatabase, migrate } from '../db/index.js';
+import { checkSchema, openDatabase } from '../db/index.js';
 import { createStatusQueries, type SyncSummaryRow } from '../db/status-queries.js';
 import { AppError } from '../errors.js';
 import { createLogger, redactText } from '../log.js';
@@ -34,7 +34,8 @@ Options:
     const log = createLogger({ level: 'warn', secrets: configSecrets(config), pretty: false, destination: ctx.io.stderr as unknown as DestinationStream });
     const db = await openDatabase(config.database, log, { poolSize: 2 });
     try {
-      await migrate(db, log);
+      // Reads only: a newer release must not upgrade the schema under a running daemon.
+      await checkSchema(db);
       const status = createStatusQueries(db.pool);
       const out = (line: string): void => print(ctx.io.stdout, line);
       const [dataset] = ctx.positionals;
