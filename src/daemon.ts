@@ -37,8 +37,12 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { startHttpServer } from './http/server.js';
 import { createStatusQueries } from './db/status-queries.js';
 import { createSessionQueries } from './db/session-queries.js';
+import { prune } from './db/retention.js';
 
 export type DaemonMode = 'run' | 'worker';
+
+/** When `[retention] days` prunes the history tables (src/db/retention.ts). */
+const PRUNE_CRON = '41 4 * * *';
 
 /** How long stop() still waits for clients and the pool to close after the drain timeout passed. */
 const CLOSE_GRACE_MS = 1000;
@@ -299,6 +303,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       };
       tasks.push(cron.schedule(config.schedule.scan, guard('scan', scanNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'scan' }));
       tasks.push(cron.schedule(config.schedule.reconcile, guard('reconcile', reconcileNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'reconcile' }));
+      if (config.retention.days > 0) {
+        const pruneOld = async (): Promise<void> => {
+          const pruned = await prune(db.pool, { days: config.retention.days });
+          log.info({ ...pruned, retentionDays: config.retention.days }, 'pruned old history');
+        };
+        // Daily, at a quiet minute away from the reconcile default (03:17).
+        tasks.push(cron.schedule(PRUNE_CRON, guard('pruning old history', pruneOld), { timezone: config.schedule.timezone, noOverlap: true, name: 'prune' }));
+      }
       release.add('schedules', async () => {
         for (const t of tasks) await t.stop();
       });

@@ -532,7 +532,11 @@ export function createStatusQueries(q: Queryable): StatusQueries {
     async scanTotals() {
       const result = await q.query<{ kind: string; status: string; count: number }>(
         // A running scan becomes done or failed: counting it as an outcome made the counter go down.
-        "SELECT kind, status, count(*) AS count FROM scan_runs WHERE status <> 'running' GROUP BY kind, status ORDER BY kind, status",
+        // Scans deleted by retention are tallied in pruned_scan_runs, so the total never drops.
+        `SELECT kind, status, sum(n)::bigint AS count FROM (
+           SELECT kind, status, count(*) AS n FROM scan_runs WHERE status <> 'running' GROUP BY kind, status
+           UNION ALL SELECT kind, status, count AS n FROM pruned_scan_runs
+         ) t GROUP BY kind, status ORDER BY kind, status`,
       );
       return result.rows.map((r) => ({ kind: r.kind, status: r.status, count: Number(r.count) }));
     },
