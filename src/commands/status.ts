@@ -21,7 +21,8 @@ export const statusCommand: Command = {
 
 Without a dataset: the last scans, open syncs, failures that need attention and recent versions.
 With a dataset: its Zenodo link (concept and latest DOI) and its syncs with their steps and errors.
-Reads the database only; works next to a running daemon.
+Reads the database only; works next to a running daemon. Refuses a database whose schema is
+behind this release (run "ckan-zenodo-sync migrate" first) instead of upgrading it.
 
 Options:
   --json                print one JSON document

@@ -135,6 +135,32 @@ describe('/healthz', () => {
     }
   });
 
+  it('on a fresh install, turns 503 when no scan has succeeded within two intervals of the start', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      let clock = Date.now();
+      const server = await startHttpServer({
+        status: createStatusQueries(fresh.pool),
+        sessions: createSessionQueries(fresh.pool),
+        triggerSync: () => Promise.resolve({ queued: true }),
+        metrics: () => Promise.resolve(PROCESS_METRICS),
+        config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },
+        log: silentLogger(),
+        now: () => clock,
+      });
+      servers.push(server);
+      expect((await call(`${server.url}/healthz`)).status).toBe(200);
+      clock += 29 * 60_000;
+      expect((await call(`${server.url}/healthz`)).status).toBe(200);
+      clock += 2 * 60_000;
+      const r = await call(`${server.url}/healthz`);
+      expect(r.status).toBe(503);
+      expect((r.json() as { reason: string }).reason).toBe('no successful scan since the daemon started 31 min ago (expected every 15 min)');
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('is 503 when mail due for over an hour has not gone out, 200 once it is sent', async () => {
     const stuck = await createTestDatabase();
     try {
