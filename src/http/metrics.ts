@@ -31,6 +31,24 @@ export type ProcessFigures = Pick<MetricsSnapshot, 'zenodoResponses' | 'zenodoRa
 
 const PREFIX = 'ckan_zenodo_sync_';
 
+/** The counters only this process knows; served also while the database is down. */
+export function zenodoFamilies(figures: ProcessFigures): MetricFamily[] {
+  return [
+    {
+      name: `${PREFIX}zenodo_requests_total`,
+      help: 'HTTP responses received from Zenodo by status class, counted by this process since it started.',
+      type: 'counter',
+      samples: Object.entries(figures.zenodoResponses).map(([codeClass, value]) => ({ labels: { code: codeClass }, value })),
+    },
+    {
+      name: `${PREFIX}zenodo_rate_limited_total`,
+      help: 'Zenodo answers with status 429 (rate limited), counted by this process since it started.',
+      type: 'counter',
+      samples: [{ value: figures.zenodoRateLimited }],
+    },
+  ];
+}
+
 /** The metric families the status server exposes, read from the database plus `counters`. */
 export async function collectMetrics(status: StatusQueries, figures: ProcessFigures = { zenodoResponses: {}, zenodoRateLimited: 0 }): Promise<MetricFamily[]> {
   const [scanTotals, running, lastSuccess, lastScans, syncTotals, openSyncs, uploaded, queue, outbox, links] = await Promise.all([
@@ -101,18 +119,7 @@ export async function collectMetrics(status: StatusQueries, figures: ProcessFigu
       type: 'counter',
       samples: [{ value: uploaded }],
     },
-    {
-      name: `${PREFIX}zenodo_requests_total`,
-      help: 'HTTP responses received from Zenodo by status class, counted by this process since it started.',
-      type: 'counter',
-      samples: Object.entries(figures.zenodoResponses).map(([codeClass, value]) => ({ labels: { code: codeClass }, value })),
-    },
-    {
-      name: `${PREFIX}zenodo_rate_limited_total`,
-      help: 'Zenodo answers with status 429 (rate limited), counted by this process since it started.',
-      type: 'counter',
-      samples: [{ value: figures.zenodoRateLimited }],
-    },
+    ...zenodoFamilies(figures),
     {
       name: `${PREFIX}queue_jobs`,
       help: 'Jobs in the pg-boss queue by state.',

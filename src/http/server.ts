@@ -47,7 +47,7 @@ import {
 } from './auth.js';
 import { createAuthLimiter } from './rate-limit.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import { buildInfo, collectMetrics, databaseUp, packageVersion, renderPrometheus, startProcessMetrics, type MetricFamily } from './metrics.js';
+import { buildInfo, collectMetrics, databaseUp, packageVersion, renderPrometheus, startProcessMetrics, zenodoFamilies, type MetricFamily } from './metrics.js';
 import { ARCHIVE_MESSAGES, renderDataset, renderLogin, renderMessage, renderOverview } from './pages.js';
 import { cronInterval, loadDatasetView, loadOverview } from './status-data.js';
 
@@ -368,13 +368,16 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         // the database gauges are left out, and database_up says which case this is.
         let families: MetricFamily[];
         let up = true;
+        const figures = await deps.metrics();
         try {
-          families = await withTimeout(collectMetrics(status, await deps.metrics()), METRICS_DB_TIMEOUT_MS);
+          families = await withTimeout(collectMetrics(status, figures), METRICS_DB_TIMEOUT_MS);
           lastCounters = families.filter((f) => f.type === 'counter');
         } catch (error) {
           log.warn({ err: error }, 'metrics: database unreachable, serving the last known counters');
           up = false;
-          families = lastCounters;
+          const own = zenodoFamilies(figures);
+          const ownNames = new Set(own.map((f) => f.name));
+          families = [...lastCounters.filter((f) => !ownNames.has(f.name)), ...own];
         }
         const body = renderPrometheus([...families, databaseUp(up), buildInfo(version), ...processMetrics.collect()]);
         send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', body);

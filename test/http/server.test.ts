@@ -254,6 +254,8 @@ describe('/metrics', () => {
       expect(down.get('ckan_zenodo_sync_links')).toBeUndefined();
       expect(down.get('ckan_zenodo_sync_last_successful_scan_timestamp_seconds')).toBeUndefined();
       expect(down.get('process_resident_memory_bytes')?.samples[0]?.value).toBeGreaterThan(0);
+      // What only this process counts is still current.
+      expect(down.get('ckan_zenodo_sync_zenodo_requests_total')?.samples.find((s) => s.labels.code === '2xx')?.value).toBe(41);
       expect(r.text).not.toContain(gone.name);
     } finally {
       await pool.end().catch(() => undefined);
