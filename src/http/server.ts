@@ -49,7 +49,7 @@ import { createAuthLimiter } from './rate-limit.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { buildInfo, collectMetrics, databaseUp, packageVersion, renderPrometheus, startProcessMetrics, zenodoFamilies, type MetricFamily } from './metrics.js';
 import { ARCHIVE_MESSAGES, renderDataset, renderLogin, renderMessage, renderOverview } from './pages.js';
-import { cronInterval, loadDatasetView, loadOverview } from './status-data.js';
+import { longestCronGap, loadDatasetView, loadOverview } from './status-data.js';
 
 export interface TriggerResult {
   /** false when a sync of the dataset was already queued (the stately queue dropped this one). */
@@ -244,6 +244,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const { host, port } = parseListen(config.listen);
   const limiter = createAuthLimiter({ log, now });
   const startedAt = now();
+  // Computed once: the schedule does not change while the server runs.
+  const scanInterval = longestCronGap(config.scanCron, config.scanTimezone);
   const version = packageVersion();
   const processMetrics = startProcessMetrics();
   let lastCounters: MetricFamily[] = [];
@@ -341,7 +343,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       // answers: the database is gone, scans have stopped succeeding, or mail is not going out.
       pattern: /^\/healthz$/,
       get: async ({ res }) => {
-        const health = await checkHealth(status, config, now(), startedAt, log);
+        const health = await checkHealth(status, scanInterval, now(), startedAt, log);
         sendJson(res, health.healthy ? 200 : 503, health.body);
       },
     },
@@ -631,10 +633,10 @@ interface Health {
 /**
  * What /healthz answers. A scan "runs on schedule" only if one SUCCEEDED recently: a daemon whose
  * every scan fails (CKAN unreachable, a token revoked) archives nothing, and counting failed scans
- * kept it green for days. Twice the cron interval leaves room for one failed or long scan. Before
- * any successful scan, the clock starts when this server started.
+ * kept it green for days. Twice the cron interval (its longest gap, see longestCronGap) leaves room
+ * for one failed or long scan. Before any successful scan, the clock starts when this server started.
  */
-async function checkHealth(status: StatusQueries, config: HttpConfig, nowMs: number, startedAt: number, log: Logger): Promise<Health> {
+async function checkHealth(status: StatusQueries, interval: number | null, nowMs: number, startedAt: number, log: Logger): Promise<Health> {
   try {
     await withTimeout(status.ping(), HEALTH_DB_TIMEOUT_MS);
   } catch (error) {
@@ -655,7 +657,6 @@ async function checkHealth(status: StatusQueries, config: HttpConfig, nowMs: num
       }
     : null;
   const reasons: string[] = [];
-  const interval = cronInterval(config.scanCron, config.scanTimezone);
   if (interval !== null) {
     const since = lastSuccess?.getTime() ?? startedAt;
     if (nowMs - since > 2 * interval) {
