@@ -11,7 +11,7 @@ import type { Config } from './config/types.js';
 import type { Rules } from './rules/types.js';
 import type { Logger } from './log.js';
 import { AppError, isAppError, toAppError } from './errors.js';
-import { openDatabase, migrate, type Database } from './db/index.js';
+import { checkSchema, openDatabase, migrate, type Database } from './db/index.js';
 import { createSyncStore } from './db/sync-queries.js';
 import { pendingWork } from './db/locks.js';
 import { planResumes } from './sync/resume.js';
@@ -38,8 +38,12 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { startHttpServer } from './http/server.js';
 import { createStatusQueries } from './db/status-queries.js';
 import { createSessionQueries } from './db/session-queries.js';
+import { prune } from './db/retention.js';
 
 export type DaemonMode = 'run' | 'worker';
+
+/** When `[retention] days` prunes the history tables (src/db/retention.ts). */
+const PRUNE_CRON = '41 4 * * *';
 
 /** How long stop() still waits for clients and the pool to close after the drain timeout passed. */
 const CLOSE_GRACE_MS = 1000;
@@ -59,6 +63,8 @@ export interface DaemonOptions {
   pollingIntervalSeconds?: number;
   /** Called after each recorded sync step (progress output, crash points in tests). */
   onStep?: SyncDeps['onStep'];
+  /** false: refuse a schema that is behind instead of upgrading it (one-shot commands). Default true. */
+  migrate?: boolean;
 }
 
 export interface Daemon {
@@ -151,7 +157,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // more for its steps: a pool smaller than that stalls every worker at once.
     const db = await openDatabase(config.database, log, { poolSize: 2 * config.sync.concurrency + 6 });
     release.add('database', () => db.close());
-    await migrate(db, log);
+    if (options.migrate === false) await checkSchema(db);
+    else await migrate(db, log);
 
     const queue = await startQueueRetryingDeadlocks({ connectionString: db.connectionString, log, syncRetryLimit: config.sync.maxAttempts, max: Math.max(4, config.sync.concurrency + 2) });
     release.add('queue', () => queue.stop({ timeoutMs: config.sync.drainTimeoutMs, graceful: true }));
@@ -301,6 +308,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       };
       tasks.push(cron.schedule(config.schedule.scan, guard('scan', scanNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'scan' }));
       tasks.push(cron.schedule(config.schedule.reconcile, guard('reconcile', reconcileNow), { timezone: config.schedule.timezone, noOverlap: true, name: 'reconcile' }));
+      if (config.retention.days > 0) {
+        const pruneOld = async (): Promise<void> => {
+          const pruned = await prune(db.pool, { days: config.retention.days });
+          log.info({ ...pruned, retentionDays: config.retention.days }, 'pruned old history');
+        };
+        // Daily, at a quiet minute away from the reconcile default (03:17).
+        tasks.push(cron.schedule(PRUNE_CRON, guard('pruning old history', pruneOld), { timezone: config.schedule.timezone, noOverlap: true, name: 'prune' }));
+      }
       release.add('schedules', async () => {
         for (const t of tasks) await t.stop();
       });

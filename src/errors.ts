@@ -10,6 +10,7 @@ export type ErrorCode =
   // database
   | 'DB_UNAVAILABLE'
   | 'DB_SCHEMA_TOO_NEW'
+  | 'DB_SCHEMA_OUTDATED'
   | 'DB_MIGRATION_CHANGED'
   | 'DB_MIGRATION_FAILED'
   | 'DB_CONFLICT'

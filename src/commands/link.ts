@@ -21,7 +21,7 @@ ${settingsUsage}`,
     const [dataset, reference] = ctx.positionals;
     if (!dataset || !reference || ctx.positionals.length !== 2) throw new AppError('USAGE', 'give a dataset and a Zenodo record id, DOI or URL');
     const { config, rules, log } = await loadRuntime(ctx, { logLevel: 'warn' });
-    const daemon = await startDaemon({ config, rules, log, mode: 'worker', workers: false, schedule: false, http: false });
+    const daemon = await startDaemon({ config, rules, log, mode: 'worker', workers: false, schedule: false, http: false, migrate: false });
     try {
       const link = await daemon.link(dataset, reference, { force: ctx.values.force === true });
       print(ctx.io.stdout, `linked ${dataset} to Zenodo concept ${link.conceptRecid ?? '-'} (${link.conceptDoi ?? 'no concept DOI'}); latest version ${link.latestDoi ?? '-'}`);

@@ -1,6 +1,6 @@
 import type { DestinationStream } from 'pino';
 import { loadConfig } from '../config/settings.js';
-import { migrate, openDatabase } from '../db/index.js';
+import { migrate, migrationStatus, openDatabase } from '../db/index.js';
 import { createLogger, redactUrl } from '../log.js';
 import { configSecrets } from './runtime.js';
 import { print, type Command } from './command.js';
@@ -14,7 +14,7 @@ export const migrateCommand: Command = {
   name: 'migrate',
   summary: 'create or upgrade the database schema, then exit',
   usage: `
-Usage: ckan-zenodo-sync migrate [--settings FILE]
+Usage: ckan-zenodo-sync migrate [--dry-run] [--settings FILE]
 
 Applies the migrations this version ships that the database does not have yet, each in its own
 transaction, under a lock that makes concurrent migrators wait for each other. With an empty
@@ -24,10 +24,14 @@ use) for the duration of the command. DATABASE_URL overrides [database] url.
 Refuses, without changing anything, a database migrated by a newer ckan-zenodo-sync, and one whose
 applied migrations differ from the files shipped.
 
+Only migrate, run and worker change the schema; every other command refuses a database whose schema
+is behind this release and asks for this command.
+
 Options:
+  --dry-run             list the migrations that would be applied, apply nothing
   -s, --settings FILE   settings.ini to read (default: ./settings.ini when present)
 `,
-  options: { settings: { type: 'string', short: 's' } },
+  options: { settings: { type: 'string', short: 's' }, 'dry-run': { type: 'boolean' } },
   async run({ values, io }) {
     const config = await loadConfig({ path: typeof values.settings === 'string' ? values.settings : undefined, env: io.env });
     // The command prints its own result; logs (to stderr) only say more when asked to.
@@ -36,6 +40,12 @@ Options:
     const where = config.database.url ? redactUrl(config.database.url) : `the embedded PostgreSQL in ${config.database.dataDir}`;
     const db = await openDatabase(config.database, log, { poolSize: 1 });
     try {
+      if (values['dry-run'] === true) {
+        const { pending } = await migrationStatus(db);
+        if (pending.length === 0) print(io.stdout, `database is up to date (${where})`);
+        for (const name of pending) print(io.stdout, `would apply ${name}`);
+        return 0;
+      }
       const { applied } = await migrate(db, log);
       if (applied.length === 0) print(io.stdout, `database is up to date (${where})`);
       for (const name of applied) print(io.stdout, `applied ${name}`);

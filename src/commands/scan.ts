@@ -1,7 +1,7 @@
 import type { DestinationStream } from 'pino';
 import { loadSettings } from '../config/settings.js';
 import { formatProblem } from '../config/types.js';
-import { migrate, openDatabase } from '../db/index.js';
+import { checkSchema, openDatabase } from '../db/index.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { configSecrets } from './runtime.js';
@@ -77,7 +77,9 @@ Exit status: 0 done, 3 skipped because another scan is running, 1 on errors.
     const db = await openDatabase(config.database, log, { poolSize: 3 });
     const ckan = createCkanClient({ baseUrl: config.ckan.url, apiToken: config.ckan.apiToken, log, timeoutMs: config.ckan.timeoutMs });
     try {
-      await migrate(db, log);
+      // Only migrate, run and worker change the schema: a one-shot command of a newer release must
+      // not upgrade it under a running daemon.
+      await checkSchema(db);
       let report: ScanReport;
       if (dryRun) {
         report = await runScan({ db, ckan, rules, config, log, dryRun: true });

@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import { openDatabase, migrate } from '../db/index.js';
+import { checkSchema, openDatabase } from '../db/index.js';
 import { createStatusQueries, type SyncSummaryRow } from '../db/status-queries.js';
 import { AppError } from '../errors.js';
 import { createLogger, redactText } from '../log.js';
@@ -21,7 +21,8 @@ export const statusCommand: Command = {
 
 Without a dataset: the last scans, open syncs, failures that need attention and recent versions.
 With a dataset: its Zenodo link (concept and latest DOI) and its syncs with their steps and errors.
-Reads the database only; works next to a running daemon.
+Reads the database only; works next to a running daemon. Refuses a database whose schema is
+behind this release (run "ckan-zenodo-sync migrate" first) instead of upgrading it.
 
 Options:
   --json                print one JSON document
@@ -34,7 +35,8 @@ Options:
     const log = createLogger({ level: 'warn', secrets: configSecrets(config), pretty: false, destination: ctx.io.stderr as unknown as DestinationStream });
     const db = await openDatabase(config.database, log, { poolSize: 2 });
     try {
-      await migrate(db, log);
+      // Reads only: a newer release must not upgrade the schema under a running daemon.
+      await checkSchema(db);
       const status = createStatusQueries(db.pool);
       const out = (line: string): void => print(ctx.io.stdout, line);
       const [dataset] = ctx.positionals;

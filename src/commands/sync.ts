@@ -59,7 +59,7 @@ async function syncOne(ctx: CommandContext, trigger: 'manual' | 'retry'): Promis
   if (!dataset || ctx.positionals.length > 1) throw new AppError('USAGE', 'give exactly one dataset id or name');
   const { config, rules, log } = await loadRuntime(ctx, { logLevel: 'warn' });
   if (ctx.values['dry-run'] === true) {
-    const daemon = await startDaemon({ config, rules, log, mode: 'worker', workers: false, schedule: false, http: false });
+    const daemon = await startDaemon({ config, rules, log, mode: 'worker', workers: false, schedule: false, http: false, migrate: false });
     try {
       const preview = await daemon.previewSync(dataset);
       if (ctx.values.json === true) print(ctx.io.stdout, JSON.stringify(preview, null, 2));
@@ -77,6 +77,7 @@ async function syncOne(ctx: CommandContext, trigger: 'manual' | 'retry'): Promis
     workers: false,
     schedule: false,
     http: false,
+    migrate: false,
     onStep: (state, run) => {
       const extra = state === 'planned' ? ` (${run.kind}: ${run.plan.files.filter((f) => f.action !== 'keep').length} file(s) to upload, ${run.plan.delete.length} to remove)` : state === 'published' ? ` ${run.doi ?? ''}` : '';
       print(ctx.io.stdout, `sync ${run.id}: ${STEP_WORDS[state] ?? state}${extra}`);

@@ -240,6 +240,10 @@ export const SETTINGS = {
     public_status: key(kinds.bool(), { default: 'false' }),
     trust_proxy: key(kinds.bool(), { default: 'false' }),
   },
+  retention: {
+    // 0 keeps everything; the upper bound (100 years) only catches typos.
+    days: key(kinds.int(0, 36_500), { default: '90' }),
+  },
   log: {
     level: key(kinds.level(), { default: 'info' }),
   },
@@ -622,6 +626,7 @@ export async function loadSettings(options: LoadSettingsOptions): Promise<Loaded
       allowPlaintextAuth: v.mail.allow_plaintext_auth!,
     },
     http: { listen: v.http.listen!, token: v.http.token, publicStatus: v.http.public_status!, trustProxy: v.http.trust_proxy! },
+    retention: { days: v.retention.days! },
     log: { level: v.log.level! },
   };
   return { config, problems: [], warnings: finalWarnings };

@@ -57,6 +57,9 @@ export interface Config {
     publicStatus: boolean; // default false
     trustProxy: boolean; // client address and scheme from X-Forwarded-For/-Proto, default false
   };
+  retention: {
+    days: number; // finished scans, sync steps and sent mails older than this are deleted daily; 0 = keep forever; default 90
+  };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };

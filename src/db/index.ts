@@ -16,4 +16,4 @@ export {
   type TransactionOptions,
 } from './database.js';
 export { createSessionQueries, type SessionStore } from './session-queries.js';
-export { defaultSqlDir, loadMigrations, migrate, migrationStatus, type MigrateOptions, type MigrateResult, type Migration } from './migrate.js';
+export { checkSchema, defaultSqlDir, loadMigrations, migrate, migrationStatus, type MigrateOptions, type MigrateResult, type Migration } from './migrate.js';

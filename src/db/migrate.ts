@@ -201,6 +201,32 @@ function verify(migrations: Migration[], done: AppliedRow[]): void {
   }
 }
 
+/**
+ * For the commands that must not change the schema (everything but `migrate`, `run` and
+ * `worker`): reads the applied migrations and refuses a database that is behind this release
+ * (`DB_SCHEMA_OUTDATED`), ahead of it (`DB_SCHEMA_TOO_NEW`) or whose migrations were changed.
+ * Creates nothing, not even `schema_migrations`: a newer binary's `status` once upgraded a
+ * production schema under the running daemon.
+ */
+export async function checkSchema(db: { pool: pg.Pool }, options: MigrateOptions = {}): Promise<void> {
+  const migrations = await loadMigrations(options.sqlDir);
+  let state: { applied: string[]; pending: string[] };
+  try {
+    state = await migrationStatus(db, options);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw toDbError(error, 'cannot read the schema version');
+  }
+  if (state.pending.length === 0) return;
+  const at = state.applied.length === 0 ? 0 : Number(state.applied.at(-1)!.slice(0, 4));
+  const needs = migrations.at(-1)?.version ?? 0;
+  throw new AppError(
+    'DB_SCHEMA_OUTDATED',
+    `the database schema is at version ${at}, this release needs ${needs}: run \`ckan-zenodo-sync migrate\` (pending: ${state.pending.join(', ')})`,
+    { details: { databaseVersion: at, neededVersion: needs, pending: state.pending } },
+  );
+}
+
 /** What migrate() would do, without doing it: for `status` and a start-up check. */
 export async function migrationStatus(db: { pool: pg.Pool }, options: MigrateOptions = {}): Promise<{ applied: string[]; pending: string[] }> {
   const migrations = await loadMigrations(options.sqlDir);

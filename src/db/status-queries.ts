@@ -149,8 +149,15 @@ export interface StatusQueries {
   queuedDatasetIds(queue: string): Promise<Set<string>>;
   /** The dataset by id, else by name (most recently seen); undefined when nothing is known of it. */
   datasetHistory(idOrName: string, options: { syncLimit: number }): Promise<DatasetHistory | undefined>;
-  // --- figures for /metrics
+  // --- figures for /metrics and /healthz
+  /** Finished scans and reconciliations by kind and outcome (done, failed); running ones are not counted. */
   scanTotals(): Promise<{ kind: string; status: string; count: number }[]>;
+  /** Scans and reconciliations running now, by kind. */
+  runningScans(): Promise<CountRow[]>;
+  /** When the last successful scan (kind `scan`, status `done`) finished; null when none has. */
+  lastSuccessfulScanAt(): Promise<Date | null>;
+  /** The earliest `next_attempt_at` of mails still to send (pending or sending); null when none. */
+  oldestDueMailAt(): Promise<Date | null>;
   syncTotals(): Promise<CountRow[]>;
   openSyncTotals(): Promise<CountRow[]>;
   uploadedBytes(): Promise<number>;
@@ -524,9 +531,28 @@ export function createStatusQueries(q: Queryable): StatusQueries {
 
     async scanTotals() {
       const result = await q.query<{ kind: string; status: string; count: number }>(
-        'SELECT kind, status, count(*) AS count FROM scan_runs GROUP BY kind, status ORDER BY kind, status',
+        // A running scan becomes done or failed: counting it as an outcome made the counter go down.
+        // Scans deleted by retention are tallied in pruned_scan_runs, so the total never drops.
+        `SELECT kind, status, sum(n)::bigint AS count FROM (
+           SELECT kind, status, count(*) AS n FROM scan_runs WHERE status <> 'running' GROUP BY kind, status
+           UNION ALL SELECT kind, status, count AS n FROM pruned_scan_runs
+         ) t GROUP BY kind, status ORDER BY kind, status`,
       );
       return result.rows.map((r) => ({ kind: r.kind, status: r.status, count: Number(r.count) }));
+    },
+
+    runningScans() {
+      return counts(q, "SELECT kind AS key, count(*) AS count FROM scan_runs WHERE status = 'running' GROUP BY kind ORDER BY kind");
+    },
+
+    async lastSuccessfulScanAt() {
+      const result = await q.query<{ at: Date | null }>("SELECT max(finished_at) AS at FROM scan_runs WHERE kind = 'scan' AND status = 'done'");
+      return result.rows[0]?.at ?? null;
+    },
+
+    async oldestDueMailAt() {
+      const result = await q.query<{ at: Date | null }>("SELECT min(next_attempt_at) AS at FROM mail_outbox WHERE status IN ('pending', 'sending')");
+      return result.rows[0]?.at ?? null;
     },
 
     syncTotals() {

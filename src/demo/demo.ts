@@ -127,6 +127,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       sync: { concurrency: 4, writeBack: true, spoolDir: join(work, 'spool'), allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 5, drainTimeoutMs: 20_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
       mail: { smtpUrl: smtp.url, from: 'Data archive <archive@portal.example>', admin: 'archive-admin@portal.example', templatesDir: undefined, connections: 4, allowPlaintextAuth: false },
       http: { listen: `127.0.0.1:${options.serve ? (options.port ?? 8080) : 0}`, token: HTTP_TOKEN, publicStatus: true, trustProxy: false },
+      retention: { days: 90 },
       log: { level: 'warn' },
     };
     const daemon = await startDaemon({ config, rules: options.rules, log, mode: 'run', schedule: false, pollingIntervalSeconds: 0.5 });

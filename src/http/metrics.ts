@@ -4,6 +4,8 @@
  * same, restart-proof totals. Only what never reaches the database (requests made to Zenodo and
  * the 429s among them) comes from the process's own counters (src/metrics.ts).
  */
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { StatusQueries } from '../db/status-queries.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { SYNC_QUEUE } from './status-data.js';
@@ -29,10 +31,30 @@ export type ProcessFigures = Pick<MetricsSnapshot, 'zenodoResponses' | 'zenodoRa
 
 const PREFIX = 'ckan_zenodo_sync_';
 
+/** The counters only this process knows; served also while the database is down. */
+export function zenodoFamilies(figures: ProcessFigures): MetricFamily[] {
+  return [
+    {
+      name: `${PREFIX}zenodo_requests_total`,
+      help: 'HTTP responses received from Zenodo by status class, counted by this process since it started.',
+      type: 'counter',
+      samples: Object.entries(figures.zenodoResponses).map(([codeClass, value]) => ({ labels: { code: codeClass }, value })),
+    },
+    {
+      name: `${PREFIX}zenodo_rate_limited_total`,
+      help: 'Zenodo answers with status 429 (rate limited), counted by this process since it started.',
+      type: 'counter',
+      samples: [{ value: figures.zenodoRateLimited }],
+    },
+  ];
+}
+
 /** The metric families the status server exposes, read from the database plus `counters`. */
 export async function collectMetrics(status: StatusQueries, figures: ProcessFigures = { zenodoResponses: {}, zenodoRateLimited: 0 }): Promise<MetricFamily[]> {
-  const [scanTotals, lastScans, syncTotals, openSyncs, uploaded, queue, outbox, links] = await Promise.all([
+  const [scanTotals, running, lastSuccess, lastScans, syncTotals, openSyncs, uploaded, queue, outbox, links] = await Promise.all([
     status.scanTotals(),
+    status.runningScans(),
+    status.lastSuccessfulScanAt(),
     status.lastScans(20),
     status.syncTotals(),
     status.openSyncTotals(),
@@ -45,9 +67,21 @@ export async function collectMetrics(status: StatusQueries, figures: ProcessFigu
   const families: MetricFamily[] = [
     {
       name: `${PREFIX}scans_total`,
-      help: 'Scans and reconciliations by outcome (done, failed, running).',
+      help: 'Finished scans and reconciliations by outcome (done, failed).',
       type: 'counter',
       samples: scanTotals.map((s) => ({ labels: { kind: s.kind, outcome: s.status }, value: s.count })),
+    },
+    {
+      name: `${PREFIX}scans_running`,
+      help: 'Scans and reconciliations running now.',
+      type: 'gauge',
+      samples: ['scan', 'reconcile'].map((kind) => ({ labels: { kind }, value: running.find((r) => r.key === kind)?.count ?? 0 })),
+    },
+    {
+      name: `${PREFIX}last_successful_scan_timestamp_seconds`,
+      help: 'Unix time at which the last successful scan ended (failed scans do not count).',
+      type: 'gauge',
+      samples: lastSuccess ? [{ value: lastSuccess.getTime() / 1000 }] : [],
     },
     {
       name: `${PREFIX}last_scan_datasets_seen`,
@@ -63,7 +97,7 @@ export async function collectMetrics(status: StatusQueries, figures: ProcessFigu
     },
     {
       name: `${PREFIX}last_scan_timestamp_seconds`,
-      help: 'Unix time at which the last finished scan ended.',
+      help: 'Unix time at which the last finished scan ended, failed or not (alert on last_successful_scan_timestamp_seconds instead).',
       type: 'gauge',
       samples: lastScan?.finishedAt ? [{ value: lastScan.finishedAt.getTime() / 1000 }] : [],
     },
@@ -85,18 +119,7 @@ export async function collectMetrics(status: StatusQueries, figures: ProcessFigu
       type: 'counter',
       samples: [{ value: uploaded }],
     },
-    {
-      name: `${PREFIX}zenodo_requests_total`,
-      help: 'HTTP responses received from Zenodo by status class, counted by this process since it started.',
-      type: 'counter',
-      samples: Object.entries(figures.zenodoResponses).map(([codeClass, value]) => ({ labels: { code: codeClass }, value })),
-    },
-    {
-      name: `${PREFIX}zenodo_rate_limited_total`,
-      help: 'Zenodo answers with status 429 (rate limited), counted by this process since it started.',
-      type: 'counter',
-      samples: [{ value: figures.zenodoRateLimited }],
-    },
+    ...zenodoFamilies(figures),
     {
       name: `${PREFIX}queue_jobs`,
       help: 'Jobs in the pg-boss queue by state.',
@@ -117,6 +140,70 @@ export async function collectMetrics(status: StatusQueries, figures: ProcessFigu
     },
   ];
   return families;
+}
+
+/**
+ * Process figures, written by hand in the names prom-client uses so that existing dashboards
+ * work: no extra dependency for six numbers.
+ */
+export interface ProcessMetrics {
+  collect(): MetricFamily[];
+  stop(): void;
+}
+
+export function startProcessMetrics(): ProcessMetrics {
+  // The histogram samples the loop's delay every 20 ms; each scrape reads it and starts over, so
+  // the figure says how the loop did since the previous scrape.
+  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
+  const startSeconds = Math.round((Date.now() - process.uptime() * 1000) / 1000);
+  return {
+    collect() {
+      const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      // Empty until the first 20 ms tick: mean is NaN then, which is not a lag.
+      const mean = Number.isFinite(loop.mean) ? loop.mean / 1e9 : 0;
+      const p99 = loop.count > 0 ? loop.percentile(99) / 1e9 : 0;
+      const max = loop.count > 0 ? loop.max / 1e9 : 0;
+      loop.reset();
+      return [
+        { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: memory.rss }] },
+        { name: 'process_heap_bytes', help: 'V8 heap in use, in bytes.', type: 'gauge', samples: [{ value: memory.heapUsed }] },
+        { name: 'process_cpu_seconds_total', help: 'User and system CPU time spent, in seconds.', type: 'counter', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] },
+        { name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch, in seconds.', type: 'gauge', samples: [{ value: startSeconds }] },
+        { name: 'nodejs_eventloop_lag_seconds', help: 'Mean event loop delay since the previous scrape, in seconds.', type: 'gauge', samples: [{ value: mean }] },
+        { name: 'nodejs_eventloop_lag_p99_seconds', help: '99th percentile of the event loop delay since the previous scrape, in seconds.', type: 'gauge', samples: [{ value: p99 }] },
+        { name: 'nodejs_eventloop_lag_max_seconds', help: 'Largest event loop delay since the previous scrape, in seconds.', type: 'gauge', samples: [{ value: max }] },
+      ];
+    },
+    stop() {
+      loop.disable();
+    },
+  };
+}
+
+/** The package version (package.json is at the same depth from src/http and dist/http). */
+export function packageVersion(): string {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildInfo(version: string): MetricFamily {
+  return {
+    name: `${PREFIX}build_info`,
+    help: 'Always 1; the labels say which release and Node.js version run.',
+    type: 'gauge',
+    samples: [{ labels: { version, node: process.version }, value: 1 }],
+  };
+}
+
+/** Whether the database answered the scrape: 0 means the database-derived figures are missing or stale. */
+export function databaseUp(up: boolean): MetricFamily {
+  return { name: `${PREFIX}database_up`, help: 'Whether the database answered this scrape (1) or not (0).', type: 'gauge', samples: [{ value: up ? 1 : 0 }] };
 }
 
 /** Label values: backslash, double quote and line feed are escaped (exposition format 0.0.4). */

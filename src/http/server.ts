@@ -47,9 +47,9 @@ import {
 } from './auth.js';
 import { createAuthLimiter } from './rate-limit.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import { collectMetrics, renderPrometheus } from './metrics.js';
+import { buildInfo, collectMetrics, databaseUp, packageVersion, renderPrometheus, startProcessMetrics, zenodoFamilies, type MetricFamily } from './metrics.js';
 import { ARCHIVE_MESSAGES, renderDataset, renderLogin, renderMessage, renderOverview } from './pages.js';
-import { cronInterval, loadDatasetView, loadOverview } from './status-data.js';
+import { longestCronGap, loadDatasetView, loadOverview } from './status-data.js';
 
 export interface TriggerResult {
   /** false when a sync of the dataset was already queued (the stately queue dropped this one). */
@@ -108,6 +108,12 @@ export const MAX_BODY_BYTES = 16 * 1024;
 const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
 const HEALTH_DB_TIMEOUT_MS = 5_000;
 const READY_DB_TIMEOUT_MS = 2_000;
+const METRICS_DB_TIMEOUT_MS = 5_000;
+/**
+ * Mail due this long ago and still not sent means the notifier is stuck or SMTP has been down
+ * for a while: the people waiting for their DOI hear nothing, and no scan failure shows it.
+ */
+export const MAIL_STUCK_MS = 60 * 60_000;
 /** How often expired sessions are deleted and ended failure windows logged. */
 const HOUSEKEEPING_MS = 60_000;
 
@@ -237,6 +243,12 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const secrets = token === undefined ? [] : [token];
   const { host, port } = parseListen(config.listen);
   const limiter = createAuthLimiter({ log, now });
+  const startedAt = now();
+  // Computed once: the schedule does not change while the server runs.
+  const scanInterval = longestCronGap(config.scanCron, config.scanTimezone);
+  const version = packageVersion();
+  const processMetrics = startProcessMetrics();
+  let lastCounters: MetricFamily[] = [];
 
   const throttled = (wait: number): HttpError =>
     new HttpError(429, `too many wrong tokens from this address; try again in ${wait} s`, { 'Retry-After': String(wait) });
@@ -318,43 +330,21 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
 
   const routes: Route[] = [
     {
+      // Liveness: the process and its event loop answer. Nothing else is asked, so that an
+      // orchestrator restarts the daemon only when restarting can help (not when PostgreSQL is down).
+      pattern: /^\/livez$/,
+      get: ({ res }) => {
+        sendJson(res, 200, { status: 'alive' });
+        return Promise.resolve();
+      },
+    },
+    {
+      // Health: is the daemon doing its job? 503 with the reason when it is not, even though it
+      // answers: the database is gone, scans have stopped succeeding, or mail is not going out.
       pattern: /^\/healthz$/,
       get: async ({ res }) => {
-        try {
-          await withTimeout(status.ping(), HEALTH_DB_TIMEOUT_MS);
-        } catch (error) {
-          log.warn({ err: error }, 'health check: database unreachable');
-          sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
-          return;
-        }
-        const scans = await status.lastScans(10);
-        const last = scans.find((s) => s.kind === 'scan');
-        const now = Date.now();
-        const lastScan = last
-          ? {
-              status: last.status,
-              startedAt: last.startedAt,
-              finishedAt: last.finishedAt,
-              ageSeconds: Math.round((now - (last.finishedAt ?? last.startedAt).getTime()) / 1000),
-            }
-          : null;
-        // A scheduler that stopped firing is the failure nothing else reports: the scan cron
-        // promises a scan per interval, so three missed intervals (plus slack for a long scan)
-        // mean the daemon is not doing its job even though it answers.
-        const interval = cronInterval(config.scanCron, config.scanTimezone);
-        if (last && interval !== null) {
-          const allowedMs = 3 * interval + 15 * 60_000;
-          if (now - last.startedAt.getTime() > allowedMs) {
-            sendJson(res, 503, {
-              status: 'unavailable',
-              reason: `no scan started for ${Math.round((now - last.startedAt.getTime()) / 60_000)} min (expected every ${Math.round(interval / 60_000)} min)`,
-              database: 'reachable',
-              lastScan,
-            });
-            return;
-          }
-        }
-        sendJson(res, 200, { status: 'ok', database: 'reachable', lastScan });
+        const health = await checkHealth(status, scanInterval, now(), startedAt, log);
+        sendJson(res, health.healthy ? 200 : 503, health.body);
       },
     },
     {
@@ -375,7 +365,23 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     {
       pattern: /^\/metrics$/,
       get: async ({ res }) => {
-        const body = renderPrometheus(await collectMetrics(status, await deps.metrics()));
+        // A scrape must answer while the database is down (that is when it matters most): the
+        // counters keep their last good values (a counter that vanished would read as a reset),
+        // the database gauges are left out, and database_up says which case this is.
+        let families: MetricFamily[];
+        let up = true;
+        const figures = await deps.metrics();
+        try {
+          families = await withTimeout(collectMetrics(status, figures), METRICS_DB_TIMEOUT_MS);
+          lastCounters = families.filter((f) => f.type === 'counter');
+        } catch (error) {
+          log.warn({ err: error }, 'metrics: database unreachable, serving the last known counters');
+          up = false;
+          const own = zenodoFamilies(figures);
+          const ownNames = new Set(own.map((f) => f.name));
+          families = [...lastCounters.filter((f) => !ownNames.has(f.name)), ...own];
+        }
+        const body = renderPrometheus([...families, databaseUp(up), buildInfo(version), ...processMetrics.collect()]);
         send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', body);
       },
     },
@@ -611,11 +617,65 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         clearInterval(housekeeping);
+        processMetrics.stop();
         limiter.flush();
         server.close(() => resolve());
         server.closeAllConnections();
       })),
   };
+}
+
+interface Health {
+  healthy: boolean;
+  body: Record<string, unknown>;
+}
+
+/**
+ * What /healthz answers. A scan "runs on schedule" only if one SUCCEEDED recently: a daemon whose
+ * every scan fails (CKAN unreachable, a token revoked) archives nothing, and counting failed scans
+ * kept it green for days. Twice the cron interval (its longest gap, see longestCronGap) leaves room
+ * for one failed or long scan. Before any successful scan, the clock starts when this server started.
+ */
+async function checkHealth(status: StatusQueries, interval: number | null, nowMs: number, startedAt: number, log: Logger): Promise<Health> {
+  try {
+    await withTimeout(status.ping(), HEALTH_DB_TIMEOUT_MS);
+  } catch (error) {
+    log.warn({ err: error }, 'health check: database unreachable');
+    return { healthy: false, body: { status: 'unavailable', reason: 'database unreachable' } };
+  }
+  const [scans, lastSuccess, dueMail] = await withTimeout(
+    Promise.all([status.lastScans(10), status.lastSuccessfulScanAt(), status.oldestDueMailAt()]),
+    HEALTH_DB_TIMEOUT_MS,
+  );
+  const last = scans.find((s) => s.kind === 'scan');
+  const lastScan = last
+    ? {
+        status: last.status,
+        startedAt: last.startedAt,
+        finishedAt: last.finishedAt,
+        ageSeconds: Math.round((nowMs - (last.finishedAt ?? last.startedAt).getTime()) / 1000),
+      }
+    : null;
+  const reasons: string[] = [];
+  if (interval !== null) {
+    const since = lastSuccess?.getTime() ?? startedAt;
+    if (nowMs - since > 2 * interval) {
+      const minutes = Math.round((nowMs - since) / 60_000);
+      const what = lastSuccess ? `no successful scan for ${minutes} min` : `no successful scan since the daemon started ${minutes} min ago`;
+      reasons.push(`${what} (expected every ${Math.round(interval / 60_000)} min${last?.status === 'failed' ? '; the last scan failed' : ''})`);
+    }
+  }
+  if (dueMail && nowMs - dueMail.getTime() > MAIL_STUCK_MS) {
+    reasons.push(`mail due for ${Math.round((nowMs - dueMail.getTime()) / 60_000)} min has not been sent (check [mail] smtp_url and the log)`);
+  }
+  const body = {
+    status: reasons.length === 0 ? 'ok' : 'unavailable',
+    ...(reasons.length === 0 ? {} : { reason: reasons.join('; ') }),
+    database: 'reachable',
+    lastScan,
+    lastSuccessfulScanAt: lastSuccess,
+  };
+  return { healthy: reasons.length === 0, body };
 }
 
 function searchQuery(url: URL): string {

@@ -79,6 +79,27 @@ export function cronInterval(expression: string, timezone?: string): number | nu
   }
 }
 
+/**
+ * The longest gap between consecutive fire times among the next `runs` (ms), or null for an
+ * invalid expression. A schedule such as `0 9 * * 1-5` fires daily but leaves 72 h over a
+ * weekend: an alert based on the next two fire times alone would fire every Monday morning.
+ */
+export function longestCronGap(expression: string, timezone?: string, runs = 60): number | null {
+  try {
+    const task = createTask(expression, () => undefined, timezone === undefined ? {} : { timezone });
+    try {
+      const times = task.getNextRuns(runs).map((d) => d.getTime());
+      let longest = 0;
+      for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+      return longest > 0 ? longest : null;
+    } finally {
+      void task.destroy();
+    }
+  } catch {
+    return null;
+  }
+}
+
 export function datasetStatus(row: Pick<LinkedDatasetRow, 'datasetId' | 'linkState' | 'inactiveReason' | 'lastSync'>, queued: ReadonlySet<string>): DatasetStatus {
   if (row.linkState === 'inactive') return { kind: 'inactive', label: 'inactive', detail: row.inactiveReason };
   const last = row.lastSync;

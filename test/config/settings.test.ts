@@ -40,6 +40,7 @@ describe('valid settings', () => {
       sync: { concurrency: 2, writeBack: false, spoolDir: join(dir, 'data/spool'), allowedHosts: [], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 8, drainTimeoutMs: 60_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
       mail: { smtpUrl: undefined, from: 'ckan-zenodo-sync <noreply@localhost.localdomain>', admin: undefined, templatesDir: join(dir, 'tpl'), connections: 4, allowPlaintextAuth: false },
       http: { listen: '127.0.0.1:8080', token: undefined, publicStatus: false, trustProxy: false },
+      retention: { days: 90 },
       log: { level: 'info' },
     });
   });
@@ -92,6 +93,11 @@ level = debug
     expect(config?.sync).toMatchObject({ downloadMinRate: 0, spoolMaxBytes: 100_000_000 });
   });
 
+  it('[retention] days: 0 keeps everything; the environment overrides the file', async () => {
+    expect((await load(`${URL_LINE}[retention]\ndays = 0\n`)).config?.retention).toEqual({ days: 0 });
+    expect((await load(`${URL_LINE}[retention]\ndays = 0\n`, { CKAN_ZENODO_RETENTION_DAYS: '30' })).config?.retention).toEqual({ days: 30 });
+  });
+
   it('treats an empty value as unset (the example file leaves tokens empty)', async () => {
     const { config } = await load(`${URL_LINE}api_token =\n[sync]\nconcurrency =\n`);
     expect(config?.ckan.apiToken).toBeUndefined();
@@ -140,6 +146,8 @@ const fileErrors: [string, string, string, RegExp][] = [
   ['database url of another scheme', `${URL_LINE}[database]\nurl = mysql://u:hunter2@h/db\n`, 'settings.ini:4 database.url:', /is not a PostgreSQL URL/],
   ['value and _file both set', `${URL_LINE}[zenodo]\ntoken = abc\ntoken_file = t.txt\n`, 'settings.ini:5 zenodo.token_file:', /both token and token_file are set; keep one/],
   ['missing secret file', `${URL_LINE}[http]\ntoken_file = missing.txt\n`, 'settings.ini:4 http.token_file:', /^cannot read ".*missing\.txt": ENOENT/],
+  ['negative retention', `${URL_LINE}[retention]\ndays = -1\n`, 'settings.ini:4 retention.days:', /-1/],
+  ['retention in words', `${URL_LINE}[retention]\ndays = forever\n`, 'settings.ini:4 retention.days:', /forever/],
   ['secret file is a folder', `${URL_LINE}[http]\ntoken_file = .\n`, 'settings.ini:4 http.token_file:', /is not a regular file/],
 ];
 

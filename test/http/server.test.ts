@@ -120,7 +120,7 @@ describe('/healthz', () => {
     expect(page.json()).toEqual({ error: 'internal error; see the daemon log' });
   });
 
-  it('is 503 when no scan has started for several cron intervals', async () => {
+  it('is 503 when no scan has succeeded for two cron intervals', async () => {
     const stale = await createTestDatabase();
     try {
       await stale.pool.query(
@@ -129,10 +129,74 @@ describe('/healthz', () => {
       const { url } = await start({}, stale);
       const r = await call(`${url}/healthz`);
       expect(r.status).toBe(503);
-      expect((r.json() as { reason: string }).reason).toMatch(/no scan started for \d+ min \(expected every 15 min\)/);
+      expect((r.json() as { reason: string }).reason).toMatch(/^no successful scan for \d+ min \(expected every 15 min\)$/);
     } finally {
       await stale.drop();
     }
+  });
+
+  it('on a fresh install, turns 503 when no scan has succeeded within two intervals of the start', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      let clock = Date.now();
+      const server = await startHttpServer({
+        status: createStatusQueries(fresh.pool),
+        sessions: createSessionQueries(fresh.pool),
+        triggerSync: () => Promise.resolve({ queued: true }),
+        metrics: () => Promise.resolve(PROCESS_METRICS),
+        config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },
+        log: silentLogger(),
+        now: () => clock,
+      });
+      servers.push(server);
+      expect((await call(`${server.url}/healthz`)).status).toBe(200);
+      clock += 29 * 60_000;
+      expect((await call(`${server.url}/healthz`)).status).toBe(200);
+      clock += 2 * 60_000;
+      const r = await call(`${server.url}/healthz`);
+      expect(r.status).toBe(503);
+      expect((r.json() as { reason: string }).reason).toBe('no successful scan since the daemon started 31 min ago (expected every 15 min)');
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('is 503 when mail due for over an hour has not gone out, 200 once it is sent', async () => {
+    const stuck = await createTestDatabase();
+    try {
+      await stuck.pool.query(`INSERT INTO scan_runs (source, kind, status, started_at, finished_at) VALUES ('ckan', 'scan', 'done', now() - interval '2 minutes', now() - interval '1 minute')`);
+      const { rows } = await stuck.pool.query<{ id: string }>(
+        `INSERT INTO mail_outbox (recipient, kind, status, attempts, next_attempt_at) VALUES ('owner@example.org', 'new_version', 'pending', 3, now() - interval '2 hours') RETURNING id`,
+      );
+      const { url } = await start({}, stuck);
+      const r = await call(`${url}/healthz`);
+      expect(r.status).toBe(503);
+      expect((r.json() as { reason: string }).reason).toMatch(/^mail due for 12\d min has not been sent/);
+      await stuck.pool.query(`UPDATE mail_outbox SET status = 'sent', sent_at = now() WHERE id = $1`, [rows[0]!.id]);
+      expect((await call(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      await stuck.drop();
+    }
+  });
+});
+
+describe('/livez', () => {
+  it('is 200 even when the database is gone', async () => {
+    const pool = createPool(db.url, { poolSize: 1 });
+    await pool.end();
+    const server = await startHttpServer({
+      status: createStatusQueries(pool),
+      sessions: createSessionQueries(pool),
+      triggerSync: () => Promise.resolve({ queued: true }),
+      metrics: () => Promise.resolve(PROCESS_METRICS),
+      config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },
+      log: silentLogger(),
+    });
+    servers.push(server);
+    const r = await call(`${server.url}/livez`);
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ status: 'alive' });
+    expect((await call(`${server.url}/healthz`)).status).toBe(503);
   });
 });
 
@@ -157,6 +221,71 @@ describe('/metrics', () => {
     expect(sample('ckan_zenodo_sync_mail_outbox', { status: 'pending' })).toBe(1);
     expect(families.get('ckan_zenodo_sync_queue_jobs')?.type).toBe('gauge');
     expect(families.get('ckan_zenodo_sync_syncs_total')?.type).toBe('counter');
+  });
+
+  it('answers while PostgreSQL is unreachable: last known counters, no database gauges, database_up 0', async () => {
+    const gone = await createTestDatabase();
+    await gone.pool.query(
+      `INSERT INTO scan_runs (source, kind, status, started_at, finished_at) VALUES ('ckan', 'scan', 'done', now() - interval '2 minutes', now() - interval '1 minute')`,
+    );
+    // The server's own pool, as in the daemon; dropping the database kills its connections.
+    const pool = createPool(gone.url, { poolSize: 2 });
+    const server = await startHttpServer({
+      status: createStatusQueries(pool),
+      sessions: createSessionQueries(pool),
+      triggerSync: () => Promise.resolve({ queued: true }),
+      metrics: () => Promise.resolve(PROCESS_METRICS),
+      config: { listen: '127.0.0.1:0', token: TOKEN, publicStatus: false, ckanUrl: 'https://ckan.example.org', scanCron: '*/15 * * * *' },
+      log: silentLogger(),
+    });
+    servers.push(server);
+    try {
+      const up = parsePrometheus((await call(`${server.url}/metrics`)).text);
+      expect(up.get('ckan_zenodo_sync_database_up')?.samples[0]?.value).toBe(1);
+      expect(up.get('ckan_zenodo_sync_scans_total')?.samples.map((s) => [s.labels, s.value])).toEqual([[{ kind: 'scan', outcome: 'done' }, 1]]);
+      expect(up.get('ckan_zenodo_sync_links')).toBeDefined();
+
+      await gone.drop();
+      const r = await call(`${server.url}/metrics`);
+      expect(r.status).toBe(200);
+      const down = parsePrometheus(r.text);
+      expect(down.get('ckan_zenodo_sync_database_up')?.samples[0]?.value).toBe(0);
+      expect(down.get('ckan_zenodo_sync_scans_total')?.samples.map((s) => [s.labels, s.value])).toEqual([[{ kind: 'scan', outcome: 'done' }, 1]]);
+      expect(down.get('ckan_zenodo_sync_links')).toBeUndefined();
+      expect(down.get('ckan_zenodo_sync_last_successful_scan_timestamp_seconds')).toBeUndefined();
+      expect(down.get('process_resident_memory_bytes')?.samples[0]?.value).toBeGreaterThan(0);
+      // What only this process counts is still current.
+      expect(down.get('ckan_zenodo_sync_zenodo_requests_total')?.samples.find((s) => s.labels.code === '2xx')?.value).toBe(41);
+      expect(r.text).not.toContain(gone.name);
+    } finally {
+      await pool.end().catch(() => undefined);
+      await gone.drop();
+    }
+  });
+
+  it('counts only finished scans in scans_total; running ones are a gauge', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      await fresh.pool.query(`INSERT INTO scan_runs (source, kind, status) VALUES ('ckan', 'scan', 'running')`);
+      const { url } = await start({}, fresh);
+      const families = parsePrometheus((await call(`${url}/metrics`)).text);
+      expect(families.get('ckan_zenodo_sync_scans_total')?.samples).toEqual([]);
+      expect(families.get('ckan_zenodo_sync_scans_running')?.samples.find((s) => s.labels.kind === 'scan')?.value).toBe(1);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('exposes process figures and the build', async () => {
+    const families = parsePrometheus((await call(`${privateServer.url}/metrics`)).text);
+    for (const name of ['process_resident_memory_bytes', 'process_heap_bytes', 'process_cpu_seconds_total', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds']) {
+      expect(families.get(name)?.samples[0]?.value, name).toBeGreaterThanOrEqual(0);
+    }
+    expect(families.get('process_start_time_seconds')?.samples[0]?.value).toBeGreaterThan(1.7e9);
+    const build = families.get('ckan_zenodo_sync_build_info')?.samples[0];
+    expect(build?.value).toBe(1);
+    expect(build?.labels.node).toBe(process.version);
+    expect(build?.labels.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('escapes label values and help text so a hostile value cannot break the exposition', () => {

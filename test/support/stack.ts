@@ -37,6 +37,7 @@ export function testConfig(parts: { ckanUrl: string; zenodoUrl: string; database
     sync: { concurrency: 2, writeBack: false, spoolDir: parts.spoolDir, allowedHosts: ['127.0.0.1'], linkExtra: 'zenodo_doi', metadataExtra: 'zenodo_metadata', maxAttempts: 8, drainTimeoutMs: 10_000, downloadTimeoutMs: 86_400_000, downloadMinRate: 10_000, downloadMinRateWindowMs: 60_000, spoolMaxBytes: 20 * 10 ** 9 },
     mail: { smtpUrl: parts.smtpUrl, from: 'Archive <archive@portal.test>', admin: 'admin@portal.test', templatesDir: undefined, connections: 4, allowPlaintextAuth: false },
     http: { listen: '127.0.0.1:0', token: 'http-test-token-5c1e9a7f3b2d8e40', publicStatus: false, trustProxy: false },
+    retention: { days: 90 },
     log: { level: 'silent' },
   };
   for (const [section, values] of Object.entries(overrides)) Object.assign((base as unknown as Record<string, object>)[section]!, values);
