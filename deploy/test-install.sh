@@ -169,18 +169,22 @@ daemon_pid=
 
 # The Upgrade section's way back: dump, drop and recreate the database owned by the role, restore
 # with --no-owner as the role; the restored schema must be complete (migrate has nothing to do).
-if command -v pg_dump >/dev/null && command -v pg_restore >/dev/null; then
+dump=$destdir/backup.dump
+dump_err=$destdir/pg_dump.err
+if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then
+  echo "== backup and restore not checked: pg_dump or pg_restore is not installed"
+elif ! pg_dump --format=custom --file="$dump" "$database_url" 2>"$dump_err" && grep -q "server version mismatch" "$dump_err"; then
+  # pg_dump refuses a newer server (the tests' embedded PostgreSQL 17 beside Debian's 15 tools).
+  echo "== backup and restore not checked: $(grep -m1 'detail:' "$dump_err" | sed 's/^pg_dump: detail: //')"
+else
   step "backup (pg_dump), new empty database, restore (pg_restore --no-owner), migrate"
-  dump=$destdir/backup.dump
-  pg_dump --format=custom --file="$dump" "$database_url" || fail "pg_dump of $db_name"
+  [[ -s $dump ]] || { cat "$dump_err" >&2; fail "pg_dump of $db_name"; }
   sql "DROP DATABASE $db_name WITH (FORCE)"
   sql "CREATE DATABASE $db_name OWNER $db_role"
   pg_restore --no-owner --exit-on-error --dbname "$database_url" "$dump" || fail "pg_restore into $db_name"
   migrated=$(as_service migrate --settings "$etc/settings.ini") || fail "migrate after the restore"
   echo "$migrated"
   [[ $migrated == "database is up to date"* ]] || fail "the restored database was not up to date: $migrated"
-else
-  echo "== backup and restore not checked: pg_dump or pg_restore is not installed"
 fi
 
 echo "install test passed"
