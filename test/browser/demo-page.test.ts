@@ -44,6 +44,8 @@ beforeAll(async () => {
           name: 'harbour-sensors',
           title: HOSTILE,
           notes: 'Water level sensors.',
+          // A record needs someone to name as creator (else it is not published: CREATORS_UNKNOWN).
+          author: 'Harbour Authority',
           maintainer_email: 'harbour@example.org',
           license_id: 'cc-by',
           tags: [{ name: 'zenodo' }],
