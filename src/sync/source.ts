@@ -309,6 +309,10 @@ function guardDownload(spec: GuardSpec): Guard {
   // A cut can come while nobody listens yet (the reader is still waiting for its turn); the
   // reader gets the error anyway (stream.errored), and an unheard 'error' would end the process.
   stream.on('error', () => undefined);
+  // Each layer that reads this one stream listens for its end once: this guard, the download's
+  // pipeline, the source opener, the upload client and its pipeline (about 11 'error' listeners,
+  // all removed with the stream). Node's default warning at 10 would report that as a leak.
+  stream.setMaxListeners(20);
   const timer = setInterval(tick, every);
   timer.unref();
   stream.once('close', () => clearInterval(timer));
