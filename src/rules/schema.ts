@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { quote } from '../config/problem-text.js';
+import { Bad, bad, checked } from '../config/checked.js';
 import type { ResourcePolicy, RuleMatch, ZenodoPolicy } from './types.js';
 
 export const NOTIFY_TARGETS = ['maintainer_email', 'author_email', 'creator', 'org_admins'] as const;
@@ -41,27 +42,8 @@ export function describeValue(value: unknown): string {
   return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? `${value} (${typeof value})` : `a value of type ${typeof value}`;
 }
 
-/** What a check returns for a bad value (a class, so that no parsed value can be mistaken for it). */
-class Bad {
-  constructor(readonly error: string) {}
-}
-const bad = (error: string): Bad => new Bad(error);
-
 /** A leaf: `check` returns the parsed value or `bad(message)`; missing keys say so. */
-function leaf<T>(check: (value: unknown) => T | Bad) {
-  return z.unknown().transform((value, ctx): T => {
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'is missing' });
-      return z.NEVER;
-    }
-    const result = check(value);
-    if (result instanceof Bad) {
-      ctx.addIssue({ code: 'custom', message: result.error });
-      return z.NEVER;
-    }
-    return result;
-  });
-}
+const leaf = checked;
 
 function textValue(value: unknown): string | Bad {
   if ((typeof value === 'string' || typeof value === 'number') && String(value).trim() !== '') return String(value).trim();
@@ -99,7 +81,7 @@ function list<T>(item: (value: unknown) => T | Bad, opts: { nonEmpty?: string; e
     items.forEach((raw, i) => {
       const result = item(raw);
       // A one-element list made from a scalar has no [0] in the file: report on the key itself.
-      if (result instanceof Bad) ctx.addIssue({ code: 'custom', message: result.error, path: Array.isArray(value) ? [i] : [] });
+      if (result instanceof Bad) ctx.addIssue({ code: 'custom', message: result.message, path: Array.isArray(value) ? [i] : [] });
       else out.push(result);
     });
     return out;

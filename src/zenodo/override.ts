@@ -25,6 +25,7 @@
  * classified, not who can read it, and a metadata edit can change it again later.
  */
 import { z } from 'zod';
+import { Bad, bad, checked } from '../config/checked.js';
 import { quote } from '../config/problem-text.js';
 import { suggest } from '../config/suggest.js';
 import { UPLOAD_TYPES } from '../rules/schema.js';
@@ -165,12 +166,6 @@ const DETECTABLE: readonly RegExp[] = [
 // ------------------------------------------------------------------------------------------------
 // Field checks
 
-/** What a check returns for a bad value (a class, so no parsed value can be mistaken for it). */
-class Bad {
-  constructor(readonly message: string) {}
-}
-const bad = (message: string): Bad => new Bad(message);
-
 /** A short rendering of what the owner wrote, for "(got ...)". */
 function got(value: unknown): string {
   if (value === null) return 'null';
@@ -181,20 +176,7 @@ function got(value: unknown): string {
 }
 
 /** A field: `check` gets the value (never undefined: a missing required field says so itself). */
-function field<T>(check: (value: unknown) => T | Bad) {
-  return z.unknown().transform((value, ctx): T => {
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'is missing' });
-      return z.NEVER;
-    }
-    const result = check(value);
-    if (result instanceof Bad) {
-      ctx.addIssue({ code: 'custom', message: result.message });
-      return z.NEVER;
-    }
-    return result;
-  });
-}
+const field = checked;
 
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
@@ -297,10 +279,10 @@ function grantId(value: unknown): string | Bad {
 }
 
 function relatedIdentifier(value: unknown): string | Bad {
-  const checked = text({ what: 'an identifier', max: 2000, oneLine: true })(value);
-  if (checked instanceof Bad) return checked;
-  const forIsbn = checked.replace(/-/g, '');
-  if (DETECTABLE.some((re) => re.test(checked) || re.test(forIsbn))) return checked;
+  const identifier = text({ what: 'an identifier', max: 2000, oneLine: true })(value);
+  if (identifier instanceof Bad) return identifier;
+  const forIsbn = identifier.replace(/-/g, '');
+  if (DETECTABLE.some((re) => re.test(identifier) || re.test(forIsbn))) return identifier;
   return bad(
     `is not an identifier Zenodo can recognise, so Zenodo would silently drop it (got ${got(value)}); ` +
       'give a DOI (10.1234/abc), a web address (https://...), an arXiv id (2101.00001), a URN, an ARK, an ISBN, an ISSN, hdl:<handle> or pmid:<number>',
