@@ -246,13 +246,10 @@ export function nextVersionMetadata(mapped: Record<string, unknown>, latest: Rec
   }
   const wanted = typeof mapped.version === 'string' ? mapped.version : undefined;
   if (wanted !== undefined && wanted !== previous) return merged;
+  // The date; a second version the same day is "<date>.2", then ".3"...
   const date = today.toISOString().slice(0, 10);
-  let label = date;
-  for (let n = 2; label === previous || (previous !== undefined && label === wanted); n++) label = `${date}.${n}`;
-  // Labels like "2026-12-07.2" repeat only if the previous one was "2026-12-07.2" itself: step past it.
-  const m = previous !== undefined ? /^(\d{4}-\d{2}-\d{2})\.(\d+)$/.exec(previous) : null;
-  if (m && m[1] === date) label = `${date}.${Number(m[2]) + 1}`;
-  merged.version = label;
+  const sameDay = previous === date ? 1 : Number(previous !== undefined && previous.startsWith(`${date}.`) ? previous.slice(date.length + 1) : NaN);
+  merged.version = Number.isSafeInteger(sameDay) && sameDay >= 1 ? `${date}.${sameDay + 1}` : date;
   return merged;
 }
 
