@@ -338,12 +338,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       release.add('http server', () => http.close());
     }
 
+    /** `sync`, `retry` and Archive now refuse a dataset the policy does not select, saying why. */
+    function refuseUnselected(dataset: CkanDataset): void {
+      const selection = selectDataset(rules, dataset);
+      if (!selection.selected) throw new AppError('DATASET_NOT_SELECTED', `${dataset.name} is not archived: ${selection.reason}`);
+    }
+
     async function triggerSync(idOrName: string, trigger: SyncJobData['trigger'] = 'manual'): Promise<{ queued: boolean; jobId: string | null; datasetId: string }> {
       const dataset = await ckan.packageShow(idOrName);
       // Refused here so that the person asking learns why at once; the worker checks again when
       // the job runs (the dataset may change in between).
-      const selection = selectDataset(rules, dataset);
-      if (!selection.selected) throw new AppError('DATASET_NOT_SELECTED', `${dataset.name} is not archived: ${selection.reason}`);
+      refuseUnselected(dataset);
       const jobId = await enqueueSync(queue.boss, {
         datasetId: dataset.id,
         datasetName: dataset.name,
@@ -366,10 +371,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       previewSync: (idOrName) => previewSync(syncDeps, idOrName),
       async syncNow(idOrName, trigger = 'manual') {
         const dataset = await syncDeps.ckan.packageShow(idOrName);
-        if (dataset) {
-          const selection = selectDataset(rules, dataset);
-          if (!selection.selected) throw new AppError('DATASET_NOT_SELECTED', `${dataset.name} is not archived: ${selection.reason}`);
-        }
+        if (dataset) refuseUnselected(dataset);
         const deadline = Date.now() + config.sync.drainTimeoutMs;
         for (;;) {
           try {

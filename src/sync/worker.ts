@@ -532,7 +532,6 @@ export async function previewSync(deps: SyncDeps, idOrName: string): Promise<Syn
   const summary = { id: dataset.id, name: dataset.name, title: dataset.title ?? dataset.name };
   const selection = selectDataset(deps.rules, dataset);
   if (!selection.selected) return { dataset: summary, stop: { code: 'DATASET_NOT_SELECTED', message: selection.reason }, warnings: [] };
-  const mapped = deps.mapMetadata(dataset, selection.rule);
   try {
     const { result, stored } = await buildPlan(deps, dataset, selection.rule, { save: false });
     return {
@@ -550,6 +549,8 @@ export async function previewSync(deps: SyncDeps, idOrName: string): Promise<Syn
   } catch (caught) {
     const error = toAppError(caught);
     if (error.retryable) throw error;
+    // Only when planning stopped: the preview still shows the metadata that would have been sent.
+    const mapped = deps.mapMetadata(dataset, selection.rule);
     const fieldErrors = mapped.problems.find((p) => p.code === error.code)?.fieldErrors;
     return { dataset: summary, rule: selection.rule.name, stop: { code: error.code, message: error.message, ...(fieldErrors && { fieldErrors }) }, metadata: mapped.metadata, license: mapped.license, warnings: mapped.warnings };
   }
